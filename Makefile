@@ -1,0 +1,34 @@
+# The two commands: `make run` and `make test`. Both create .venv and install the pinned
+# requirements on first use, and start an embedded Valkey when REDIS_URL is unset.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
+
+.PHONY: install run test test-redis check bench audit clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python scripts/embedded_redis.py $(BIN)/python scripts/devstack.py
+
+test: install
+	$(BIN)/python scripts/embedded_redis.py $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+check: install
+	SIGNATURE_CHECK=off $(BIN)/python scripts/embedded_redis.py sh -c '$(BIN)/flask --app wsgi flows check && $(BIN)/flask --app wsgi content check'
+
+bench: install
+	$(BIN)/python scripts/embedded_redis.py $(BIN)/python -m bench.run
+
+audit: install
+	$(BIN)/python -m pip_audit --strict --requirement requirements.txt
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

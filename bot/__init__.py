@@ -1,0 +1,27 @@
+"""Opioid overdose prevention helpline: Flask app factory. No work happens at import time."""
+from __future__ import annotations
+
+from flask import Flask
+
+from bot.config import Settings, load_settings
+
+
+def create_app(settings: Settings | None = None, **overrides) -> Flask:
+    """Build the web app: settings, Redis, the helpline objects, blueprints, CLI commands."""
+    from bot import cli, errors, helpline, web_logging
+    from bot.channels import sms
+
+    settings = settings or load_settings(**overrides)
+    web_logging.configure(settings)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    app.config["MAX_FORM_MEMORY_SIZE"] = 64 * 1024
+    app.config["HELPLINE"] = helpline.build(settings)
+    if settings.trust_proxy:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trust_proxy,
+                                x_proto=settings.trust_proxy, x_host=settings.trust_proxy)
+    app.register_blueprint(sms.bp)
+    errors.init_app(app)
+    cli.init_app(app)
+    return app

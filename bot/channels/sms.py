@@ -1,0 +1,51 @@
+"""POST /sms and /sms/status: Twilio form in, TwiML out, in milliseconds."""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+
+from flask import Blueprint, Response, abort, current_app, request
+from twilio.twiml.messaging_response import MessagingResponse
+
+from bot.channels.twilio_auth import twilio_signed
+
+log = logging.getLogger(__name__)
+bp = Blueprint("sms", __name__)
+MAX_BODY = 1600
+
+
+def twiml(messages: list[str]) -> Response:
+    response = MessagingResponse()
+    for text in messages:
+        response.message(text)
+    return Response(str(response), mimetype="application/xml")
+
+
+@bp.post("/sms")
+@twilio_signed
+def incoming() -> Response:
+    number = (request.form.get("From") or "").strip()
+    body = request.form.get("Body")
+    if not number:
+        abort(400, description="Missing 'From': expected a Twilio SMS webhook form.")
+    if body is None:
+        abort(400, description="Missing 'Body': expected a Twilio SMS webhook form.")
+    token = request.form.get("MessageSid") or request.form.get("SmsSid") or None
+    helpline = current_app.config["HELPLINE"]
+    answer = helpline.conversations.handle(number, body[:MAX_BODY], datetime.now(timezone.utc),
+                                           token=token)
+    return twiml(answer.messages)
+
+
+@bp.post("/sms/status")
+@twilio_signed
+def status() -> Response:
+    """Delivery reports for messages we sent; new fields from Twilio are ignored, not errors."""
+    sid = request.form.get("MessageSid")
+    state = (request.form.get("MessageStatus") or "").lower()
+    if not sid or not state:
+        abort(400, description="Missing 'MessageSid' or 'MessageStatus'.")
+    helpline = current_app.config["HELPLINE"]
+    for handler in helpline.status_handlers:
+        handler(sid, state, request.form.get("ErrorCode") or None)
+    return Response(status=204)

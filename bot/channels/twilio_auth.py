@@ -1,0 +1,44 @@
+"""Check X-Twilio-Signature before a webhook reads or writes anything."""
+from __future__ import annotations
+
+import functools
+import logging
+
+from flask import abort, current_app, request
+from twilio.request_validator import RequestValidator
+
+log = logging.getLogger(__name__)
+
+
+def public_url() -> str:
+    """The URL Twilio signed: PUBLIC_BASE_URL + path + query, or the request URL behind ProxyFix."""
+    base = current_app.config["HELPLINE"].settings.public_base_url
+    if not base:
+        return request.url
+    query = request.query_string.decode("latin-1")
+    return base + request.path + (f"?{query}" if query else "")
+
+
+def signature_valid() -> bool:
+    helpline = current_app.config["HELPLINE"]
+    if not helpline.settings.signature_check:
+        return True
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature or not helpline.settings.twilio_auth_token:
+        return False
+    validator = RequestValidator(helpline.settings.twilio_auth_token)
+    return validator.validate(public_url(), request.form, signature)
+
+
+def twilio_signed(view):
+    """403 for a missing or forged signature: nothing is read, written or sent."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if not signature_valid():
+            log.warning("rejected request with a missing or invalid X-Twilio-Signature on %s",
+                        request.path)
+            abort(403, description="Invalid or missing X-Twilio-Signature.")
+        return view(*args, **kwargs)
+
+    return wrapper

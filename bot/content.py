@@ -1,0 +1,140 @@
+"""Message wording: Jinja2 templates per locale in content/<locale>/*.yaml, and SMS segment counting.
+
+Each entry names its source, has an SMS template and may have a voice variant; a key missing in
+one language falls back to the default language at run time (the content check still fails).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import jinja2
+import yaml
+
+NON_TEMPLATE_FILES = {"keywords.yaml"}
+CHANNELS = ("sms", "voice")
+
+# GSM 03.38: the basic set costs one septet, the extension set two (escape + char).
+GSM_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
+GSM_EXTENDED = set("^{}\\[~]|€\f")
+
+
+class ContentError(ValueError):
+    """A content file or template is wrong; the message names the file and key."""
+
+
+@dataclass(frozen=True)
+class Segments:
+    encoding: str  # "GSM-7" or "UCS-2"
+    units: int     # septets for GSM-7, UTF-16 code units for UCS-2
+    count: int
+
+
+def segments(text: str) -> Segments:
+    """How many SMS segments Twilio bills for this text (160/153 GSM-7, 70/67 UCS-2)."""
+    if all(ch in GSM_BASIC or ch in GSM_EXTENDED for ch in text):
+        units = sum(2 if ch in GSM_EXTENDED else 1 for ch in text)
+        single, multi, encoding = 160, 153, "GSM-7"
+    else:
+        units = len(text.encode("utf-16-le")) // 2
+        single, multi, encoding = 70, 67, "UCS-2"
+    count = 1 if units <= single else -(-units // multi)
+    return Segments(encoding, units, count)
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    source: tuple[str, ...]
+    sms: str
+    voice: str | None
+    file: str
+
+
+def _tidy(text: str) -> str:
+    """Trim each line and squeeze blank runs, so template indentation never reaches a phone."""
+    lines = [line.strip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))
+
+
+def load_entries(locale_dir: Path) -> dict[str, Entry]:
+    entries: dict[str, Entry] = {}
+    for path in sorted(locale_dir.glob("*.yaml")):
+        if path.name in NON_TEMPLATE_FILES:
+            continue
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise ContentError(f"{path}: not valid YAML: {exc}") from None
+        for key, raw in data.items():
+            where = f"{path.parent.name}/{path.name}: {key}"
+            if not isinstance(raw, dict) or not isinstance(raw.get("sms"), str):
+                raise ContentError(f"{where}: needs an 'sms' template")
+            if key in entries:
+                raise ContentError(f"{where}: key already defined in {entries[key].file}")
+            source = raw.get("source") or ()
+            source = (source,) if isinstance(source, str) else tuple(source)
+            entries[key] = Entry(key, source, raw["sms"], raw.get("voice"),
+                                 f"{path.parent.name}/{path.name}")
+    return entries
+
+
+class Content:
+    """All locales' templates compiled once; render(key, locale, channel, params) -> text."""
+
+    def __init__(self, content_dir: Path, default_locale: str = "en",
+                 globals_: Mapping[str, Any] | None = None):
+        self.dir = Path(content_dir)
+        self.default = default_locale
+        self.entries = {p.name: load_entries(p) for p in sorted(self.dir.iterdir())
+                        if p.is_dir() and (p / "keywords.yaml").exists()}
+        if default_locale not in self.entries:
+            raise ContentError(f"{self.dir}/{default_locale}: the default language has no content")
+        self.env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False,
+                                      keep_trailing_newline=False, trim_blocks=True,
+                                      lstrip_blocks=True)
+        self.env.globals.update(globals_ or {})
+        self.env.filters["digits"] = spoken_digits
+        self._compiled: dict[tuple[str, str, str], jinja2.Template] = {}
+
+    @property
+    def locales(self) -> list[str]:
+        return list(self.entries)
+
+    def keys(self, locale: str | None = None) -> set[str]:
+        return set(self.entries[locale or self.default])
+
+    def entry(self, key: str, locale: str) -> Entry:
+        found = self.entries.get(locale, {}).get(key) or self.entries[self.default].get(key)
+        if found is None:
+            raise ContentError(f"content key {key!r} is not defined in {self.default}/")
+        return found
+
+    def template(self, key: str, locale: str, channel: str = "sms") -> jinja2.Template:
+        cache_key = (key, locale, channel)
+        if cache_key not in self._compiled:
+            entry = self.entry(key, locale)
+            source = entry.voice if channel == "voice" and entry.voice else entry.sms
+            try:
+                self._compiled[cache_key] = self.env.from_string(source)
+            except jinja2.TemplateSyntaxError as exc:
+                raise ContentError(f"{entry.file}: {key}: template error line {exc.lineno}: "
+                                   f"{exc.message}") from None
+        return self._compiled[cache_key]
+
+    def render(self, key: str, locale: str, channel: str = "sms",
+               params: Mapping[str, Any] | None = None) -> str:
+        params = dict(params or {})
+        params.setdefault("channel", channel)
+        params.setdefault("locale", locale)
+        return _tidy(self.template(key, locale, channel).render(**params))
+
+
+def spoken_digits(phone: str) -> str:
+    """'1-800-662-4357' -> '1, 8 0 0, 6 6 2, 4 3 5 7' so a voice reads digits, not a number."""
+    groups = re.findall(r"\d+", str(phone))
+    return ", ".join(" ".join(group) for group in groups)

@@ -1,0 +1,93 @@
+"""One message in, replies out: the engine, the store and the content wired together.
+
+Channels (SMS webhook, voice, the terminal chat) call this; it never touches HTTP. When Redis is
+unreachable it still answers from a fresh state, so emergency steps never depend on Redis.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable
+
+import redis
+
+from bot.content import Content
+from bot.engine import Context, Engine, Outcome, State
+from bot.privacy import Vault, mask_number
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.ResponseError,
+                redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError)
+
+
+@dataclass
+class Answer:
+    messages: list[str]
+    outcome: Outcome | None
+    duplicate: bool = False
+    degraded: bool = False
+
+
+@dataclass
+class Conversations:
+    engine: Engine
+    content: Content
+    store: Store
+    vault: Vault
+    event_handlers: dict[str, Callable] = field(default_factory=dict)
+
+    def render(self, outcome: Outcome, channel: str = "sms") -> list[str]:
+        """All replies of one step as one text: one message arrives in order on every phone."""
+        locale = outcome.state.locale
+        texts = [self.content.render(r.key, locale, channel, r.params) for r in outcome.replies]
+        joined = "\n\n".join(t for t in texts if t)
+        return [joined] if joined else []
+
+    def handle(self, number: str, body: str, now: datetime, token: str | None = None,
+               channel: str = "sms") -> Answer:
+        """Answer one incoming message; `token` (MessageSid) makes redelivery harmless."""
+        subject = self.vault.subject(number)
+        try:
+            return self._handle(subject, body, now, token, channel)
+        except REDIS_ERRORS as exc:
+            log.error("redis unavailable, answering without state: %s", type(exc).__name__)
+            outcome = self.engine.step(None, body, now, Context(channel=channel))
+            return Answer(self.render(outcome, channel), outcome, degraded=True)
+
+    def _handle(self, subject, body, now, token, channel) -> Answer:
+        def compute(raw_state, opted_out):
+            state = State.from_dict(raw_state) if raw_state else None
+            ctx = Context(channel=channel, opted_out=opted_out)
+            outcome = self.engine.step(state, body, now, ctx)
+            return outcome.state.to_dict(), self.render(outcome, channel), outcome
+
+        def writes(pipe, outcome: Outcome):
+            for event in outcome.events:
+                if event.name in ("opt_out", "opt_in"):
+                    self.store.set_opted_out(subject, event.name == "opt_out", pipe)
+
+        turn = self.store.advance(subject, token and self.vault.token(token), compute, writes)
+        if turn.duplicate:
+            log.info("duplicate delivery answered from the dedupe record")
+            return Answer(turn.messages, None, duplicate=True)
+        outcome: Outcome = turn.result
+        self._after(subject, outcome, now)
+        return Answer(turn.messages, outcome)
+
+    def _after(self, subject: str, outcome: Outcome, now: datetime) -> None:
+        """Side effects of a committed step: opt-out flags, counters, and whatever events ask."""
+        for event in outcome.events:
+            handler = self.event_handlers.get(event.name)
+            if handler is not None:
+                handler(subject, event, outcome, now)
+        try:
+            self.store.count_visit(outcome.node, now)
+        except REDIS_ERRORS:
+            pass
+
+
+def describe(number: str) -> str:
+    """How a number may appear in a log line."""
+    return mask_number(number)

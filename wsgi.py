@@ -1,0 +1,4 @@
+"""gunicorn wsgi:app"""
+from bot import create_app
+
+app = create_app()
