@@ -15,6 +15,8 @@ from bot.engine import Engine
 from bot.flows import Flow, load_flow, validate
 from bot.intents import SignalDetector
 from bot.keywords import Lexicons
+from bot.locator import Locator
+from bot import nearby
 from bot.privacy import Vault
 from bot.store import Store
 
@@ -44,6 +46,7 @@ class Helpline:
     engine: Engine
     conversations: Conversations
     region: dict
+    locator: Locator
     status_handlers: list[Callable] = field(default_factory=list)
     extras: dict = field(default_factory=dict)
 
@@ -55,17 +58,20 @@ class Helpline:
 def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     client = client or connect(settings)
     region = load_region(settings.content_dir, settings.region)
+    locator = Locator.from_file(settings.content_dir / settings.region / "naloxone_sites.yaml")
     phones = {name: entry["number"] for name, entry in region.get("phones", {}).items()}
     content = Content(settings.content_dir, settings.default_locale, {
         "program": settings.helpline_name, "phones": phones, "region": region,
         "links": {name: e["url"] for name, e in region.get("links", {}).items()},
+        "sites": locator.sites_by_region(), "tribal_sites": locator.tribal_sites(),
     })
     flow = load_flow(settings.flows_dir)
     validate(flow, content.keys())
     lexicons = Lexicons.from_dir(settings.content_dir, settings.default_locale)
     detector = SignalDetector.from_dir(settings.content_dir)
-    engine = Engine(flow, lexicons, detect=detector.detect)
+    engine = Engine(flow, lexicons, detect=detector.detect, handlers=nearby.handlers(locator))
     store = Store(client, settings.session_ttl, settings.dedupe_ttl)
     vault = Vault(settings.secret)
     conversations = Conversations(engine, content, store, vault)
-    return Helpline(settings, client, store, vault, flow, content, engine, conversations, region)
+    return Helpline(settings, client, store, vault, flow, content, engine, conversations, region,
+                    locator)

@@ -13,7 +13,9 @@ from pathlib import Path
 import yaml
 from rapidfuzz import fuzz, process
 
-COMMANDS = ("menu", "back", "help", "stop", "start", "more", "yes", "no", "language")
+# Built-in commands, checked in this order; a keywords file may add more (e.g. checkin, pause),
+# which the engine hands to a "command:<name>" handler.
+COMMANDS = ("stop", "start", "help", "menu", "back", "more", "yes", "no", "language")
 FUZZY_MIN_LENGTH = 5
 FUZZY_CUTOFF = 84
 _NON_WORD = re.compile(r"[^a-z0-9ñ]+")
@@ -59,8 +61,9 @@ class Lexicon:
     @classmethod
     def from_file(cls, locale: str, path: Path) -> "Lexicon":
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        commands = {name: frozenset(fold(str(w)) for w in data.get("commands", {}).get(name, []))
-                    for name in COMMANDS}
+        raw = data.get("commands") or {}
+        names = list(COMMANDS) + [str(n) for n in raw if str(n) not in COMMANDS]
+        commands = {name: frozenset(fold(str(w)) for w in raw.get(name) or []) for name in names}
         topics = tuple((node, _pattern(raw))
                        for node, patterns in (data.get("topics") or {}).items()
                        for raw in patterns)
@@ -69,8 +72,8 @@ class Lexicon:
         return cls(locale, commands, topics, str(data.get("name", locale)), tuple(vocab))
 
     def command(self, folded: str) -> str | None:
-        for name in COMMANDS:
-            if folded in self.commands[name]:
+        for name, words in self.commands.items():
+            if folded in words:
                 return name
         return None
 
@@ -139,6 +142,6 @@ class Lexicons:
     def language_for(self, folded: str) -> str | None:
         """Which locale a 'language' command names ('espanol' -> 'es')."""
         for loc, lexicon in self.by_locale.items():
-            if folded in lexicon.commands["language"]:
+            if folded in lexicon.commands.get("language", ()):
                 return loc
         return None

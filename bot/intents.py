@@ -1,0 +1,287 @@
+"""Emergency (overdose in progress) and crisis (suicide risk) detection, run on every message first.
+
+Why rules over concepts and not a list of phrases: people standing over a friend write
+"hes not breating", "she aint breathin", "cantwakehim", "no respria", "LIPS R BLUE!!!". So a message
+is normalized, misspelt and run-together words are corrected towards a small vocabulary, and rules
+say things like "a NEGATION word up to 3 words before a BREATH word". The words and rules live in
+content/<locale>/keywords.yaml (sections `emergency:` and `crisis:`). Every locale is checked,
+because people switch languages. A miss can cost a life and a false alarm costs a text, so the
+rules lean towards firing; the only brakes are narrow `unless` guards, such as the one that keeps
+"what are the signs of an overdose" an information question.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from rapidfuzz import fuzz, process
+
+__all__ = ["Signal", "SignalDetector", "normalize", "MAX_CHARS"]
+
+MAX_CHARS = 1600          # an SMS conversation never needs more; bounds the work per message
+KINDS = ("emergency", "crisis")  # checked in this order: emergency wins
+FUZZY_MIN_LEN = 5         # shorter words have too many real neighbours ("wake"/"make")
+FUZZY_CUTOFF = 80         # rapidfuzz ratio (0-100); one slip in a 5-letter word is 80
+FUZZY_ANY_START = 90      # a typo in the first letter is only trusted when otherwise very close
+FUZZY_SPLIT_CUTOFF = 88   # the misspelt end of a run-together token ("notbreating")
+SPLIT_MAX_LEN = 30        # "hesnotbreathing" splits; longer runs are not words
+CACHE_MAX = 50_000        # corrected-token cache, cleared when full
+
+_QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
+                         "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u02bc": "'", "\u0060": "'",
+                         "\u00b4": "'", "\u2032": "'", "\uff07": "'"})
+_DOTTED = re.compile(r"\b([a-z])\.(?=[a-z]\b)")   # "o.d." -> "od."
+_NON_WORD = re.compile(r"[\W_]+")
+_REPEATS = re.compile(r"([^\W\d_])\1{2,}")         # "breathinggg" -> "breathingg"
+_DOUBLES = re.compile(r"([^\W\d_])\1")             # "breathingg" -> "breathing" (lookup only)
+_MACRO = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
+_GAP = re.compile(r" (~~?)(\d+) ")
+
+
+class _WordLoader(yaml.SafeLoader):
+    """YAML 1.1 reads no/yes/on/off as booleans; in these lists they are words ("no respira")."""
+
+
+_WordLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+
+
+def normalize(text: str) -> str:
+    """One spelling per word: lower case, no accents, no apostrophes, words separated by one space.
+
+    "Él NO está respirandooo!!" -> "el no esta respirandoo"; "isn't" and "isn’t" -> "isnt";
+    "O.D.'d" -> "odd". Three or more repeated letters become two, not one, so that real double
+    letters survive ("sleeeeping" -> "sleeping"); the rest is left to typo correction.
+    """
+    text = unicodedata.normalize("NFKD", text.translate(_QUOTES))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    text = _DOTTED.sub(r"\1", text.replace("'", ""))
+    return _REPEATS.sub(r"\1\1", _NON_WORD.sub(" ", text)).strip()
+
+
+@dataclass(frozen=True)
+class Signal:
+    """What detect() found: kind is "emergency" or "crisis"; locale is the language hint."""
+
+    kind: str
+    locale: str
+    rule: str
+
+
+def _alternation(items, where: str) -> str:
+    """A concept word list as one whole-word regex group; "word*" matches any ending."""
+    parts = set()
+    for item in items or ():
+        item = str(item)
+        star = item.endswith("*")
+        word = normalize(item.rstrip("*"))
+        if not word:
+            raise ValueError(f"{where}: empty word {item!r}")
+        parts.add(re.escape(word) + (r"\w*" if star else ""))
+    return r"\b(?:" + "|".join(sorted(parts, key=lambda p: (-len(p), p))) + r")\b"
+
+
+def _expand(pattern: str, macros: dict[str, str], where: str) -> str:
+    """Replace {NAME} by its word group and " ~N " by a gap of up to N words.
+
+    A " ~N " gap never crosses a SCOPE_BREAK word, so "he isnt blue and breathing fine" does not
+    read as "isnt ... breathing", nor "dont want to wake up" as "dont ... wake"; " ~~N " may
+    ("hes cold and blue").
+    """
+    stop = macros.get("SCOPE_BREAK")
+    anyword = r"(?:\S+ )"
+    scoped = rf"(?:(?!{stop})\S+ )" if stop else anyword
+
+    def gap(m: re.Match) -> str:
+        return f" {scoped if m.group(1) == '~' else anyword}{{0,{m.group(2)}}}"
+    pattern = _GAP.sub(gap, pattern)
+
+    def macro(m: re.Match) -> str:
+        if m.group(1) not in macros:
+            raise ValueError(f"{where}: unknown word list {{{m.group(1)}}}")
+        return macros[m.group(1)]
+    return _MACRO.sub(macro, pattern)
+
+
+def _rule_pattern(spec, macros: dict[str, str], where: str) -> tuple[str, str | None]:
+    """(regex, unless-regex) from a rule: a string, {match, unless} or {near: [A, B], within}."""
+    if isinstance(spec, str):
+        spec = {"match": spec}
+    if not isinstance(spec, dict):
+        raise ValueError(f"{where}: a rule is a pattern or a mapping, not {spec!r}")
+    if "near" in spec:
+        a, b = spec["near"]
+        n = int(spec.get("within", 3))
+        pattern = f"(?:{a} ~{n} {b}|{b} ~{n} {a})"
+    else:
+        pattern = spec["match"]
+    regex = _expand(str(pattern), macros, where)
+    unless = _expand(str(spec["unless"]), macros, where) if spec.get("unless") else None
+    for text in (regex, unless):
+        try:
+            text is None or re.compile(text)
+        except re.error as exc:
+            raise ValueError(f"{where}: bad pattern: {exc}") from None
+    return regex, unless
+
+
+class _RuleSet:
+    """One locale's rules of one kind: one combined regex for the plain rules (one pass per
+    message), then the few guarded ones, which must be checked one by one."""
+
+    def __init__(self, rules: dict[str, tuple[str, str | None]]):
+        plain = [(name, rx) for name, (rx, unless) in rules.items() if unless is None]
+        self.names = {f"r{i}": name for i, (name, _) in enumerate(plain)}
+        self.combined = re.compile("|".join(f"(?P<r{i}>{rx})" for i, (_, rx) in enumerate(plain))
+                                   ) if plain else None
+        self.guarded = [(name, re.compile(rx), re.compile(unless))
+                        for name, (rx, unless) in rules.items() if unless is not None]
+
+    def match(self, text: str) -> str | None:
+        if self.combined and (m := self.combined.search(text)):
+            return next(self.names[g] for g, v in m.groupdict().items() if v is not None)
+        for name, rx, unless in self.guarded:
+            if rx.search(text) and not unless.search(text):
+                return name
+        return None
+
+
+@dataclass
+class _Locale:
+    rules: dict[str, _RuleSet]
+    known: frozenset[str]     # every word this locale's data names: a language hint
+    vocabulary: frozenset[str]
+
+
+def _load_locale(path: Path) -> _Locale:
+    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_WordLoader) or {}
+    sections = {kind: data.get(kind) or {} for kind in KINDS}
+    words: dict = {}
+    for kind, section in sections.items():
+        words.update(section.get("words") or {})
+    macros = {name: _alternation(items, f"{path}: words {name}") for name, items in words.items()}
+    rules = {kind: _RuleSet({str(name): _rule_pattern(spec, macros, f"{path}: {kind}.rules.{name}")
+                             for name, spec in (section.get("rules") or {}).items()})
+             for kind, section in sections.items()}
+    literal = {normalize(str(w)) for items in words.values() for w in items or ()
+               if not str(w).endswith("*")}
+    extra = {normalize(str(w)) for s in sections.values()
+             for key in ("vocabulary", "known_words") for w in s.get(key) or ()}
+    known = frozenset(t for phrase in literal | extra for t in phrase.split())
+    # Only listed words are typo targets: correcting towards every concept word turned real words
+    # into signals ("cooking" -> "choking", "bathing" -> "breathing").
+    vocabulary = {normalize(str(w)) for s in sections.values() for w in s.get("vocabulary") or ()}
+    return _Locale(rules, known, frozenset(vocabulary))
+
+
+class SignalDetector:
+    """Checks a message against the emergency and crisis rules of every locale found.
+
+    Pure after loading: no I/O, no clock. Per message: normalize, correct unknown words (cached),
+    then at most a few regex passes per locale and kind.
+    """
+
+    def __init__(self, locales: dict[str, _Locale]):
+        if not any(loc.rules["emergency"].combined or loc.rules["emergency"].guarded
+                   for loc in locales.values()):
+            raise ValueError("no emergency rules found: refusing to run without them")
+        self.locales = locales
+        self._known = frozenset().union(*(loc.known for loc in locales.values()))
+        self._vocabulary_set = frozenset().union(*(loc.vocabulary for loc in locales.values()))
+        self._vocabulary = sorted(self._vocabulary_set)
+        self._cache: dict[str, str] = {}
+
+    @classmethod
+    def from_dir(cls, content_dir: Path) -> "SignalDetector":
+        """Every content/<locale>/keywords.yaml; a new language is a new folder, not new code."""
+        paths = sorted(Path(content_dir).glob("*/keywords.yaml"))
+        return cls({p.parent.name: _load_locale(p) for p in paths})
+
+    def detect(self, text: str) -> Signal | None:
+        """The first emergency rule that matches in any locale, else the first crisis rule."""
+        if not text or not isinstance(text, str):
+            return None
+        norm = normalize(text[:MAX_CHARS])
+        if not norm:
+            return None
+        tokens = norm.split()
+        fixed = " ".join(self._correct(t) for t in tokens)
+        # One haystack, two readings; a gap (\S+ ) cannot cross the newline between them.
+        haystack = norm if fixed == norm else f"{norm}\n{fixed}"
+        for kind in KINDS:
+            hits = [(loc, rule) for loc, data in self.locales.items()
+                    if (rule := data.rules[kind].match(haystack))]
+            if hits:
+                loc, rule = max(hits, key=lambda hit: self._affinity(hit[0], tokens))
+                return Signal(kind, loc, rule)
+        return None
+
+    def _affinity(self, locale: str, tokens: list[str]) -> int:
+        """How many words of the message this locale's data knows: picks the language hint."""
+        known = self.locales[locale].known
+        return sum(t in known for t in tokens)
+
+    def _correct(self, token: str) -> str:
+        word = self._cache.get(token)
+        if word is None:
+            if len(self._cache) >= CACHE_MAX:
+                self._cache.clear()
+            word = self._cache[token] = self._correct_uncached(token)
+        return word
+
+    def _correct_uncached(self, token: str) -> str:
+        """A known word stays; "breathingg" -> "breathing"; "breating" -> "breathing";
+        "hesnotbreathing" -> "hes not breathing"; anything else stays as it was."""
+        if token in self._known or not (token.isascii() and token.isalpha()):
+            return token
+        single = _DOUBLES.sub(r"\1", token)
+        if single in self._known:
+            return single
+        # Exact pieces first ("nodespierta" is "no despierta", not a typo of "despierta"),
+        # then one misspelt word ("unconcious" is not "un" + "concious"), then both.
+        return (self._split(token, fuzzy_tail=False) or self._fuzzy(token)
+                or self._split(token, fuzzy_tail=True) or token)
+
+    def _fuzzy(self, token: str, cutoff: float = FUZZY_CUTOFF, any_start: float = FUZZY_ANY_START
+               ) -> str | None:
+        if len(token) < FUZZY_MIN_LEN:
+            return None
+        best = process.extractOne(token, self._vocabulary, scorer=fuzz.ratio, score_cutoff=cutoff)
+        if best and (best[0][0] == token[0] or best[1] >= any_start):
+            return best[0]
+        return None
+
+    def _split(self, token: str, fuzzy_tail: bool) -> str | None:
+        """Known words run together ("cantwakehim"), the last possibly misspelt ("notbreating").
+
+        Kept only when a piece is a signal word: most unknown words split into short known
+        words by chance ("nose" -> "no se"), and those splits could only do harm.
+        """
+        if len(token) > SPLIT_MAX_LEN:
+            return None
+        pieces = self._pieces(token, {}, fuzzy_tail)
+        if pieces and any(p in self._vocabulary_set for p in pieces):
+            return " ".join(pieces)
+        return None
+
+    def _pieces(self, token: str, memo: dict, fuzzy_tail: bool) -> list[str] | None:
+        if token in memo:
+            return memo[token]
+        memo[token] = None
+        for i in range(len(token) - 2, 1, -1):  # longest known head first; 2+ letters each
+            head, rest = token[:i], token[i:]
+            if head not in self._known:
+                continue
+            tail = [rest] if rest in self._known else self._pieces(rest, memo, fuzzy_tail)
+            if not tail and fuzzy_tail:
+                # any_start=101: a misspelt tail must keep its first letter ("hawking" stays)
+                word = self._fuzzy(rest, FUZZY_SPLIT_CUTOFF, any_start=101)
+                tail = [word] if word else None
+            if tail:
+                memo[token] = [head, *tail]
+                break
+        return memo[token]
