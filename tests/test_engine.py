@@ -1,0 +1,129 @@
+"""The pure engine, without Redis or HTTP: state in, state and replies out."""
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from bot import nearby
+from bot.engine import Context, Engine, State
+from bot.flows import load_flow
+from bot.intents import SignalDetector
+from bot.keywords import Lexicons
+from bot.locator import Locator
+
+ROOT = Path(__file__).resolve().parent.parent
+NOW = datetime(2026, 11, 25, 15, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture(scope="module")
+def engine():
+    content = ROOT / "content"
+    locator = Locator.from_file(content / "mn" / "naloxone_sites.yaml")
+    return Engine(load_flow(ROOT / "flows"), Lexicons.from_dir(content),
+                  detect=SignalDetector.from_dir(content).detect,
+                  handlers=nearby.handlers(locator))
+
+
+def keys(outcome):
+    return [r.key for r in outcome.replies]
+
+
+def test_first_message_opens_the_menu(engine):
+    outcome = engine.step(None, "hello", NOW)
+    assert keys(outcome) == ["menu.main"] and outcome.state.node == "main"
+
+
+def test_emergency_wins_on_every_screen(engine):
+    for node in engine.flow.nodes:
+        outcome = engine.step(State(node=node), "he is not breathing", NOW)
+        assert keys(outcome)[0] == "emergency.steps", node
+        assert outcome.signal == "emergency"
+
+
+def test_crisis_gets_988_screen(engine):
+    outcome = engine.step(State(node="treatment"), "i want to kill myself", NOW)
+    assert keys(outcome) == ["crisis.now"] and outcome.signal == "crisis"
+
+
+def test_digit_follows_the_screen_options(engine):
+    state = engine.step(None, "hi", NOW).state
+    state = engine.step(state, "4", NOW).state
+    assert state.node == "treatment"
+    assert engine.step(state, "1", NOW).state.node == "tx_meds"
+
+
+def test_bad_digit_keeps_the_place_and_hints(engine):
+    outcome = engine.step(State(node="legal"), "7", NOW)
+    assert keys(outcome) == ["hint.bad_number"] and outcome.state.node == "legal"
+
+
+def test_back_returns_along_the_path_and_stops_at_main(engine):
+    state = None
+    for text in ("hi", "2", "2", "1"):
+        state = engine.step(state, text, NOW).state
+    assert state.node == "sites_twin_cities"
+    for expected in ("naloxone_where", "naloxone", "main", "main"):
+        state = engine.step(state, "back", NOW).state
+        assert state.node == expected
+
+
+def test_history_is_bounded(engine):
+    state = State(node="main")
+    for _ in range(30):
+        state = engine.step(state, "2", NOW).state  # main -> naloxone -> where -> central ...
+        state = engine.step(state, "back", NOW).state
+        state = engine.step(state, "1", NOW).state
+    assert len(state.history) <= 8
+
+
+def test_stop_emits_opt_out_and_confirms_only_once(engine):
+    first = engine.step(State(node="treatment"), "STOP", NOW)
+    assert keys(first) == ["optout.confirm"] and [e.name for e in first.events] == ["opt_out"]
+    again = engine.step(first.state, "stop", NOW, Context(opted_out=True))
+    assert keys(again) == [] and [e.name for e in again.events] == ["opt_out"]
+
+
+def test_start_after_stop_opts_back_in(engine):
+    outcome = engine.step(State(), "START", NOW, Context(opted_out=True))
+    assert keys(outcome) == ["optout.resumed", "menu.main"]
+    assert [e.name for e in outcome.events] == ["opt_in"]
+
+
+def test_unknown_text_gets_hint_and_menu(engine):
+    outcome = engine.step(State(node="legal"), "zzzz qqq", NOW)
+    assert keys(outcome) == ["hint.unknown", "menu.main"]
+
+
+def test_zip_anywhere_gives_nearest_sites_and_more_pages_on(engine):
+    outcome = engine.step(State(node="treatment"), "55811", NOW)
+    assert keys(outcome) == ["naloxone.nearby"]
+    params = outcome.replies[0].params
+    assert len(params["results"]) == 3 and params["more"]
+    assert params["results"][0]["town"] == "Duluth"
+    miles = [r["miles"] for r in params["results"]]
+    assert miles == sorted(miles)
+    page2 = engine.step(outcome.state, "more", NOW).replies[0].params["results"]
+    assert {r["phone"] for r in page2}.isdisjoint({r["phone"] for r in params["results"]})
+
+
+def test_out_of_state_zip_is_not_given_a_minnesota_site(engine):
+    outcome = engine.step(State(node="naloxone_where"), "90210", NOW)
+    assert keys(outcome) == ["naloxone.out_of_region"]
+
+
+def test_impossible_zip_at_the_prompt_asks_again(engine):
+    outcome = engine.step(State(node="naloxone_where"), "00000", NOW)
+    assert keys(outcome) == ["naloxone.bad_zip"]
+    retry = engine.step(outcome.state, "duluth", NOW)
+    assert keys(retry) == ["naloxone.nearby"]
+
+
+def test_first_message_in_spanish_switches_language(engine):
+    assert engine.step(None, "hola", NOW).state.locale == "es"
+    assert engine.step(None, "no respira", NOW).state.locale == "es"
+    assert engine.step(None, "hi", NOW).state.locale == "en"
+
+
+def test_state_round_trips_through_json(engine):
+    outcome = engine.step(None, "55811", NOW)
+    assert State.from_dict(outcome.state.to_dict()) == outcome.state
