@@ -14,6 +14,7 @@ import redis
 
 PREFIX = "hl"
 STATS_TTL = 400 * 86400
+LANGUAGE_TTL = 90 * 86400  # a language choice outlives the 1-hour conversation, not forever
 
 
 def session_key(subject: str) -> str:
@@ -28,12 +29,25 @@ def optout_key(subject: str) -> str:
     return f"{PREFIX}:optout:{subject}"
 
 
+def language_key(subject: str) -> str:
+    return f"{PREFIX}:lang:{subject}"
+
+
 def stats_key(day: str) -> str:
     return f"{PREFIX}:stats:{day}"
 
 
 def rate_key(subject: str, window: int) -> str:
     return f"{PREFIX}:rate:{subject}:{window}"
+
+
+def call_key(token: str) -> str:
+    """One phone call's place in the menu, keyed by Vault.token(CallSid), never the number."""
+    return f"{PREFIX}:call:{token}"
+
+
+DISPATCH_KEY = f"{PREFIX}:dispatch:last"  # when the check-in dispatcher last ran (ISO time)
+SENDS_KEY = f"{PREFIX}:metrics:sends"  # outbound texts by result, summed over every worker
 
 
 @dataclass(frozen=True)
@@ -71,29 +85,54 @@ class Store:
         message (same token) gets the stored reply instead of advancing twice.
         """
         skey, dkey, okey = session_key(subject), token and dedupe_key(token), optout_key(subject)
-        outcome: dict = {}
+        watched = [skey] + ([dkey] if dkey else [])
+        with self.redis.pipeline(transaction=True) as pipe:
+            while True:
+                try:
+                    pipe.watch(*watched)
+                    # Reads after WATCH may use another connection: one round trip for all three.
+                    cached, raw, opted_out = self._read_turn(dkey, skey, okey)
+                    if cached is not None:
+                        pipe.reset()
+                        return Turn(json.loads(cached), True)
+                    state, messages, result = compute(json.loads(raw) if raw else None, opted_out)
+                    pipe.multi()
+                    pipe.set(skey, json.dumps(state, separators=(",", ":")), ex=self.session_ttl)
+                    if dkey:
+                        pipe.set(dkey, json.dumps(messages), ex=self.dedupe_ttl)
+                    if writes is not None:
+                        writes(pipe, result)
+                    pipe.execute()
+                    return Turn(messages, False, state, result)
+                except redis.WatchError:
+                    continue
+
+    def _read_turn(self, dkey: str | None, skey: str, okey: str) -> tuple:
+        reads = self.redis.pipeline(transaction=False)
+        reads.get(dkey) if dkey else reads.echo("")
+        reads.get(skey)
+        reads.exists(okey)
+        cached, raw, opted_out = reads.execute()
+        return (cached if dkey else None), raw, bool(opted_out)
+
+    def update_call(self, token: str,
+                    change: Callable[[dict | None], tuple[dict | None, object]]) -> object:
+        """Read, change and write one call's record atomically (WATCH/MULTI).
+
+        A retried voice webhook racing the first delivery cannot advance the call twice;
+        `change` returns (record to write or None to leave it, result for the caller).
+        """
+        key, box = call_key(token), {}
 
         def transaction(pipe: redis.client.Pipeline) -> None:
-            if dkey:
-                cached = pipe.get(dkey)
-                if cached is not None:
-                    outcome["turn"] = Turn(json.loads(cached), True)
-                    pipe.multi()
-                    return
-            raw = pipe.get(skey)
-            opted_out = bool(pipe.exists(okey))
-            state, messages, result = compute(json.loads(raw) if raw else None, opted_out)
+            raw = pipe.get(key)
+            record, box["result"] = change(json.loads(raw) if raw else None)
             pipe.multi()
-            pipe.set(skey, json.dumps(state), ex=self.session_ttl)
-            if dkey:
-                pipe.set(dkey, json.dumps(messages), ex=self.dedupe_ttl)
-            if writes is not None:
-                writes(pipe, result)
-            outcome["turn"] = Turn(messages, False, state, result)
+            if record is not None:
+                pipe.set(key, json.dumps(record), ex=self.session_ttl)
 
-        watched = [skey] + ([dkey] if dkey else [])
-        self.redis.transaction(transaction, *watched)
-        return outcome["turn"]
+        self.redis.transaction(transaction, key)
+        return box["result"]
 
     def is_opted_out(self, subject: str) -> bool:
         return bool(self.redis.exists(optout_key(subject)))
@@ -106,19 +145,45 @@ class Store:
         else:
             target.delete(optout_key(subject))
 
-    def count_visit(self, node: str, now: datetime) -> None:
+    def language(self, subject: str) -> str | None:
+        """The language this person last chose or wrote in, for their next conversation."""
+        raw = self.redis.get(language_key(subject))
+        return raw.decode() if raw else None
+
+    def set_language(self, subject: str, locale: str, pipe=None) -> None:
+        """Remember the language for LANGUAGE_TTL; pass the step's pipeline to make it atomic."""
+        target = pipe if pipe is not None else self.redis
+        target.set(language_key(subject), locale, ex=LANGUAGE_TTL)
+
+    def count_visit(self, node: str, now: datetime, pipe=None) -> None:
         """Anonymous usage: how often each screen was shown per day, nothing about who."""
         key = stats_key(now.strftime("%Y-%m-%d"))
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hincrby(key, node, 1)
-        pipe.expire(key, STATS_TTL)
-        pipe.execute()
+        target = pipe if pipe is not None else self.redis.pipeline(transaction=False)
+        target.hincrby(key, node, 1)
+        target.expire(key, STATS_TTL)
+        if pipe is None:
+            target.execute()
 
     def visits(self, day: str) -> dict[str, int]:
         return {k.decode(): int(v) for k, v in self.redis.hgetall(stats_key(day)).items()}
 
+    def mark_dispatched(self, when: datetime, pipe=None) -> None:
+        """The check-in dispatcher records each run, so /healthz can tell a stalled scheduler."""
+        (pipe if pipe is not None else self.redis).set(DISPATCH_KEY, when.isoformat())
+
+    def last_dispatch(self) -> datetime | None:
+        raw = self.redis.get(DISPATCH_KEY)
+        return datetime.fromisoformat(raw.decode()) if raw else None
+
+    def count_send(self, result: str, pipe=None) -> None:
+        """Anonymous count of one outbound text by result; no expiry, as Prometheus counters."""
+        (pipe if pipe is not None else self.redis).hincrby(SENDS_KEY, result, 1)
+
+    def sends(self) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in self.redis.hgetall(SENDS_KEY).items()}
+
     def forget(self, subject: str) -> int:
         """Erase what is keyed by this person; other modules add their own keys here."""
-        keys = [session_key(subject), optout_key(subject)]
+        keys = [session_key(subject), optout_key(subject), language_key(subject)]
         keys += list(self.redis.scan_iter(match=f"{PREFIX}:rate:{subject}:*", count=500))
         return int(self.redis.delete(*keys))

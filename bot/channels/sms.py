@@ -1,6 +1,7 @@
 """POST /sms and /sms/status: Twilio form in, TwiML out, in milliseconds."""
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import datetime, timezone
 
@@ -14,11 +15,17 @@ bp = Blueprint("sms", __name__)
 MAX_BODY = 1600
 
 
-def twiml(messages: list[str]) -> Response:
+@functools.lru_cache(maxsize=4096)
+def _twiml_text(messages: tuple[str, ...]) -> str:
+    """Replies repeat (menus, screens), so each distinct TwiML document is built once."""
     response = MessagingResponse()
     for text in messages:
         response.message(text)
-    return Response(str(response), mimetype="application/xml")
+    return str(response)
+
+
+def twiml(messages: list[str]) -> Response:
+    return Response(_twiml_text(tuple(messages)), mimetype="application/xml")
 
 
 @bp.post("/sms")
