@@ -25,7 +25,9 @@ check: install
 	SIGNATURE_CHECK=off $(BIN)/python scripts/embedded_redis.py sh -c '$(BIN)/flask --app wsgi flows check && $(BIN)/flask --app wsgi content check'
 
 bench: install
-	$(BIN)/python scripts/embedded_redis.py $(BIN)/python -m bench.run
+	@command -v wrk >/dev/null || (echo "installing wrk (Debian package) for the load test"; \
+	  (apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk)) >/dev/null)
+	$(BIN)/python -m bench.run
 
 audit: install
 	$(BIN)/python -m pip_audit --strict --requirement requirements.txt

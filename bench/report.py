@@ -1,0 +1,36 @@
+"""bench/RESULTS.md from the results dict: the figures a person reads before a TV campaign."""
+from __future__ import annotations
+
+
+def _row(name: str, d: dict) -> str:
+    return (f"| {name} | {d['rps']:,.0f} | {d['p50_ms']:.1f} | {d['p95_ms']:.1f} | {d['p99_ms']:.1f} "
+            f"| {d['non2xx'] + d['errors']} |")
+
+
+def render(r: dict) -> str:
+    m, w, e, mem = r["machine"], r["webhook"], r["engine"], r["memory"]
+    lines = [
+        "# Benchmark results", "",
+        f"Run {m['date']} on {m['cpu']} ({m['cores']} cores, {m['memory_gib']} GiB), "
+        f"Python {m['python']}, {m['wrk']}.",
+        "Packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()) + ".",
+        "Reproduce with `make bench` (figures vary with the machine; the ratios travel better).", "",
+        "## Webhook throughput and latency", "",
+        f"gunicorn with `gunicorn.conf.py`, an embedded Valkey with AOF, signature checking on, "
+        f"wrk replaying {w['requests_in_file']:,} pre-signed messages from {w['numbers']:,} distinct "
+        f"numbers, {w['seconds']} s per run, load generator on the same machine.", "",
+        "| server, load | requests/s | p50 ms | p95 ms | p99 ms | errors |", "|---|---|---|---|---|---|",
+    ]
+    for name, label in (("helpline", "helpline /sms"), ("bare", "bare Flask TwiML"),
+                        ("bare_redis", "bare Flask + 1 Redis round trip")):
+        lines.append(_row(f"{label}, saturation (64 conns)", w[name]["saturation"]))
+        lines.append(_row(f"{label}, moderate (8 conns, 40 ms pause)", w[name]["moderate"]))
+    lines += ["", f"**throughput_ratio_vs_bare_redis = {r['throughput_ratio_vs_bare_redis']}**, "
+              f"throughput_ratio_vs_bare = {r['throughput_ratio_vs_bare']}.", ""]
+    if "checkins" in r:
+        c = r["checkins"]
+        lines += ["## Check-in dispatch", ""] + [f"- {k}: {v}" for k, v in c.items()] + [""]
+    lines += ["## Redis memory", ""] + [f"- {k}: {v:,}" for k, v in mem.items()] + [""]
+    lines += ["## Engine cost (microseconds per call, best of 5)", ""]
+    lines += [f"- {k}: {v}" for k, v in e.items()] + [""]
+    return "\n".join(lines)

@@ -1,0 +1,106 @@
+"""Webhook throughput and latency: gunicorn (production config) + Redis + signatures, driven by wrk.
+
+The same server config and load also run two baselines (bench/baseline_app.py), so the headline is
+a ratio that means something on any machine: our throughput / (Flask + one Redis round trip).
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlencode
+
+from twilio.request_validator import RequestValidator
+
+ROOT = Path(__file__).resolve().parent.parent
+TOKEN = "bench-auth-token-0123456789abcdef0123"
+BASE = "https://help.example.org"
+SCRIPT = [["hi", "2", "2", "55811", "more", "0"], ["hello", "4", "1", "back", "6"],
+          ["narcan", "1", "0", "3", "1"], ["where do i get narcan", "st cloud", "0", "5", "1"],
+          ["he is not breathing", "1", "0", "help"], ["methadone", "0", "4", "6", "0"]]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_requests(path: Path, numbers: int, route: str) -> int:
+    """Conversations from `numbers` distinct people, interleaved as real traffic is."""
+    validator = RequestValidator(TOKEN)
+    rng = random.Random(7)
+    people = [(f"+1612{rng.randrange(10**6, 10**7)}", rng.choice(SCRIPT)) for _ in range(numbers)]
+    count = 0
+    with path.open("w") as out:
+        for turn in range(max(len(s) for s in SCRIPT)):
+            for i, (number, script) in enumerate(people):
+                if turn >= len(script):
+                    continue
+                form = {"From": number, "To": "+16125550100", "Body": script[turn],
+                        "MessageSid": f"SM{turn:04d}{i:028x}", "AccountSid": "AC" + "0" * 32}
+                signature = validator.compute_signature(BASE + route, form)
+                out.write(f"{route}\t{signature}\t{urlencode(form)}\n")
+                count += 1
+    return count
+
+
+def start_server(app: str, port: int, env: dict) -> subprocess.Popen:
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", "gunicorn.conf.py",
+                             "--bind", f"127.0.0.1:{port}", app], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            time.sleep(0.5)
+            return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"{app} did not start on port {port}")
+
+
+def wrk(port: int, requests_file: Path, seconds: int, connections: int, delay_ms: int = 0) -> dict:
+    threads = 2
+    env = dict(os.environ, REQUESTS_FILE=str(requests_file), WRK_THREADS=str(threads),
+               RATE_DELAY_MS=str(delay_ms))
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+                          "-s", str(ROOT / "bench" / "requests.lua"), f"http://127.0.0.1:{port}"],
+                         env=env, capture_output=True, text=True, check=True).stdout
+    result = json.loads(out.strip().splitlines()[-1])
+    result["rps"] = round(result["requests"] / (result["duration_us"] / 1e6), 1)
+    return result
+
+
+def run(redis_url: str, numbers: int = 10_000, seconds: int = 15) -> dict:
+    env = dict(os.environ, REDIS_URL=redis_url, HELPLINE_ENV="production",
+               HELPLINE_SECRET=secrets.token_urlsafe(48), TWILIO_AUTH_TOKEN=TOKEN,
+               PUBLIC_BASE_URL=BASE, LOG_FORMAT="json", RATE_LIMIT_PER_MINUTE="100000")
+    results: dict = {"numbers": numbers, "seconds": seconds}
+    with tempfile.TemporaryDirectory() as tmp:
+        files = {route: Path(tmp) / f"{route.strip('/')}.txt" for route in ("/sms", "/bare", "/redis")}
+        for route, path in files.items():
+            results.setdefault("requests_in_file", write_requests(path, numbers, route))
+        for name, app, route in (("helpline", "wsgi:app", "/sms"),
+                                 ("bare", "bench.baseline_app:app", "/bare"),
+                                 ("bare_redis", "bench.baseline_app:app", "/redis")):
+            port = free_port()
+            server = start_server(app, port, env)
+            try:
+                wrk(port, files[route], 3, 32)  # warm up
+                results[name] = {"saturation": wrk(port, files[route], seconds, 64),
+                                 "moderate": wrk(port, files[route], seconds, 8, delay_ms=40)}
+            finally:
+                server.terminate()
+                server.wait(timeout=20)
+    ours = results["helpline"]["saturation"]["rps"]
+    results["throughput_ratio_vs_bare_redis"] = round(ours / results["bare_redis"]["saturation"]["rps"], 3)
+    results["throughput_ratio_vs_bare"] = round(ours / results["bare"]["saturation"]["rps"], 3)
+    return results
