@@ -29,8 +29,10 @@ bench: install
 	  (apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk)) >/dev/null)
 	$(BIN)/python -m bench.run
 
-audit: install
-	$(BIN)/python -m pip_audit --strict --requirement requirements.txt
+# pip-audit asks PyPI's vulnerability data; it lives in its own venv so the app does not ship it.
+audit:
+	test -x .venv-audit/bin/pip-audit || ($(PYTHON) -m venv .venv-audit && .venv-audit/bin/pip install --quiet pip-audit==2.10.1)
+	.venv-audit/bin/pip-audit --strict --requirement requirements.txt
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) .venv-audit var .pytest_cache
