@@ -1,6 +1,16 @@
 """gunicorn settings for production and `make run`; each value can be overridden by env vars."""
+import glob
 import multiprocessing
 import os
+import shutil
+import tempfile
+
+# Prometheus: each worker writes its counters to files in this directory and /metrics sums them
+# (bot/metrics.py). Set PROMETHEUS_MULTIPROC_DIR to choose it; by default each gunicorn gets a
+# fresh temporary one. It must be set before prometheus_client is imported anywhere.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="helpline-metrics-")
+from prometheus_client import multiprocess  # noqa: E402
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
@@ -14,3 +24,21 @@ max_requests_jitter = 500
 accesslog = "-" if os.environ.get("ACCESS_LOG", "") == "on" else None
 errorlog = "-"
 # Access logs would carry no numbers (Twilio posts form bodies), but stay off by default.
+logger_class = "bot.web_logging.GunicornLogger"  # JSON lines when LOG_FORMAT=json, numbers masked
+
+
+def on_starting(server):
+    """Counters left by an earlier run in the same directory would add to this run's."""
+    for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
+        os.remove(path)
+
+
+def child_exit(server, worker):
+    """A dead worker's live gauges must not linger in the sums (its counters do, as they should)."""
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    if os.path.basename(metrics_dir).startswith("helpline-metrics-"):
+        shutil.rmtree(metrics_dir, ignore_errors=True)

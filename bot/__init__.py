@@ -8,8 +8,8 @@ from bot.config import Settings, load_settings
 
 def create_app(settings: Settings | None = None, **overrides) -> Flask:
     """Build the web app: settings, Redis, the helpline objects, blueprints, CLI commands."""
-    from bot import cli, errors, helpline, web_logging
-    from bot.channels import sms
+    from bot import admin, checkin_cli, cli, errors, helpline, metrics, ops, web_logging
+    from bot.channels import sms, voice
 
     settings = settings or load_settings(**overrides)
     web_logging.configure(settings)
@@ -21,7 +21,13 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trust_proxy,
                                 x_proto=settings.trust_proxy, x_host=settings.trust_proxy)
+    web_logging.init_app(app)
+    metrics.init_app(app)
     app.register_blueprint(sms.bp)
+    voice.init_app(app)
+    app.register_blueprint(ops.bp)
+    admin.init_app(app, app.config["HELPLINE"])
     errors.init_app(app)
     cli.init_app(app)
+    checkin_cli.init_app(app)
     return app

@@ -56,7 +56,8 @@ def chat(number: str) -> None:
     helpline = current_app.config["HELPLINE"]
     interactive = sys.stdin.isatty()
     if interactive:
-        click.echo("Chatting with the helpline. Type a message; Ctrl-D to quit.\n")
+        click.echo("Chatting with the helpline. Type a message; Ctrl-D to quit. "
+                   "An empty line shows texts sent to you since (check-ins).\n")
     while True:
         try:
             line = input("you> " if interactive else "")
@@ -64,9 +65,10 @@ def chat(number: str) -> None:
             break
         if not interactive:
             click.echo(f"you> {line}")
-        answer = helpline.conversations.handle(number, line, datetime.now(timezone.utc))
-        for text in answer.messages:
-            click.echo("bot> " + text.replace("\n", "\n     ") + "\n")
+        if line.strip():  # an empty line only looks for texts that arrived meanwhile
+            answer = helpline.conversations.handle(number, line, datetime.now(timezone.utc))
+            for text in answer.messages:
+                click.echo("bot> " + text.replace("\n", "\n     ") + "\n")
         for hook in helpline.extras.get("chat_hooks", []):
             hook(helpline, number)
 

@@ -12,6 +12,7 @@ from typing import Callable
 
 import redis
 
+from bot import metrics
 from bot.content import Content
 from bot.engine import Context, Engine, Outcome, State
 from bot.privacy import Vault, mask_number
@@ -37,6 +38,11 @@ class Conversations:
     store: Store
     vault: Vault
     event_handlers: dict[str, Callable] = field(default_factory=dict)
+    # Host facts for the engine's Context (e.g. a check-in plan): fn(subject) -> Context fields.
+    context_facts: list[Callable[[str], dict]] = field(default_factory=list)
+    # Writes that commit with the step, e.g. STOP cancels check-ins in the same transaction:
+    # fn(pipe, subject, number, outcome, ctx); the number is for encrypting, never for storing.
+    tx_writes: list[Callable] = field(default_factory=list)
 
     def render(self, outcome: Outcome, channel: str = "sms") -> list[str]:
         """All replies of one step as one text: one message arrives in order on every phone."""
@@ -50,16 +56,28 @@ class Conversations:
         """Answer one incoming message; `token` (MessageSid) makes redelivery harmless."""
         subject = self.vault.subject(number)
         try:
-            return self._handle(subject, body, now, token, channel)
+            answer = self._handle(subject, body, now, token, channel, number)
         except REDIS_ERRORS as exc:
             log.error("redis unavailable, answering without state: %s", type(exc).__name__)
+            metrics.mark_outcome("degraded")
             outcome = self.engine.step(None, body, now, Context(channel=channel))
-            return Answer(self.render(outcome, channel), outcome, degraded=True)
+            answer = Answer(self.render(outcome, channel), outcome, degraded=True)
+        metrics.record_turn(answer.outcome, channel)
+        return answer
 
-    def _handle(self, subject, body, now, token, channel) -> Answer:
+    def _handle(self, subject, body, now, token, channel, number="") -> Answer:
+        fresh = {}
+        facts: dict = {}
+        for read in self.context_facts:
+            facts.update(read(subject))
+
         def compute(raw_state, opted_out):
             state = State.from_dict(raw_state) if raw_state else None
-            ctx = Context(channel=channel, opted_out=opted_out)
+            # A new conversation starts in the language the person used last time (store.py).
+            locale = None if state else self.store.language(subject)
+            fresh["new"] = state is None
+            ctx = Context(channel=channel, opted_out=opted_out, locale=locale, **facts)
+            fresh["ctx"] = ctx
             outcome = self.engine.step(state, body, now, ctx)
             return outcome.state.to_dict(), self.render(outcome, channel), outcome
 
@@ -67,6 +85,13 @@ class Conversations:
             for event in outcome.events:
                 if event.name in ("opt_out", "opt_in"):
                     self.store.set_opted_out(subject, event.name == "opt_out", pipe)
+            locale = outcome.state.locale
+            if (any(e.name == "language" for e in outcome.events)
+                    or (fresh.get("new") and locale != self.engine.lexicons.default)):
+                self.store.set_language(subject, locale, pipe)
+            self.store.count_visit(outcome.node, now, pipe)
+            for write in self.tx_writes:
+                write(pipe, subject, number, outcome, fresh["ctx"])
 
         turn = self.store.advance(subject, token and self.vault.token(token), compute, writes)
         if turn.duplicate:
@@ -82,10 +107,6 @@ class Conversations:
             handler = self.event_handlers.get(event.name)
             if handler is not None:
                 handler(subject, event, outcome, now)
-        try:
-            self.store.count_visit(outcome.node, now)
-        except REDIS_ERRORS:
-            pass
 
 
 def describe(number: str) -> str:

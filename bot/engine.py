@@ -63,6 +63,9 @@ class Context:
     channel: str = "sms"
     opted_out: bool = False
     subscribed: bool = False
+    locale: str | None = None  # the language the person chose before, for a new conversation
+    subscription: Mapping[str, Any] | None = None  # check-in plan: status, freq, window, dates
+    checkin_open: bool = False  # a check-in went out within a day and this is the first reply
 
 
 @dataclass(frozen=True)
@@ -91,16 +94,29 @@ class Engine:
              ctx: Context = Context()) -> Outcome:
         """Answer one message: emergency first, then commands, the screen's options, places, topics."""
         first = state is None
-        state = state or State(locale=self.lexicons.default)
+        known = ctx.locale if ctx.locale in self.lexicons.by_locale else None
+        state = state or State(locale=known or self.lexicons.default)
+        before = state.locale
         text = (text or "")[:MAX_INPUT]
         folded = fold(text)
         state = replace(state, turns=state.turns + 1)
-        for rule in (self._signal, self._command, self._pending, self._option,
+        guess = self.lexicons.guess(folded, state.locale)
+        if guess is not None:
+            state = replace(state, locale=guess)
+        for rule in (self._signal, self._command, self._answer, self._pending, self._option,
                      self._place, self._topic):
             outcome = rule(state, text, folded, now, ctx, first)
             if outcome is not None:
-                return outcome
-        return self._unknown(state, first)
+                return self._note_language(outcome, before)
+        return self._note_language(self._unknown(state, first), before)
+
+    @staticmethod
+    def _note_language(outcome: Outcome, before: str) -> Outcome:
+        """A changed language is an event, so the host can remember it beyond this conversation."""
+        if outcome.state.locale == before or any(e.name == "language" for e in outcome.events):
+            return outcome
+        event = Event("language", {"locale": outcome.state.locale})
+        return replace(outcome, events=outcome.events + (event,))
 
     # --- moving between nodes -------------------------------------------------------------
     def enter(self, state: State, node_id: str, *, extra: tuple[Reply, ...] = (),
@@ -127,7 +143,9 @@ class Engine:
         signal = self.detect(text)
         if signal is None:
             return None
-        if first and signal.locale in self.lexicons.by_locale:
+        # The detector's hint decides only when nothing else has: no earlier choice, no clear words.
+        if (first and ctx.locale is None and state.locale == self.lexicons.default
+                and signal.locale in self.lexicons.by_locale):
             state = replace(state, locale=signal.locale)
         node = EMERGENCY if signal.kind == "emergency" else CRISIS
         return self.enter(state, node, signal=signal.kind)
@@ -136,9 +154,7 @@ class Engine:
         hit = self.lexicons.command(folded, state.locale)
         if hit is None:
             return None
-        name, locale = hit
-        if first and locale != state.locale and name not in ("stop", "yes", "no", "more"):
-            state = replace(state, locale=locale)
+        name = hit[0]  # the language was settled by step(): STOP or HELP never switch it
         handler = self.handlers.get(f"command:{name}")
         if handler is not None:
             outcome = handler(self, state, ctx, now, folded)
@@ -176,6 +192,11 @@ class Engine:
     def _cmd_language(self, state, ctx, folded):
         locale = self.lexicons.language_for(folded) or state.locale
         return self.main_menu(replace(state, locale=locale), events=(Event("language", {"locale": locale}),))
+
+    def _answer(self, state, text, folded, now, ctx, first):
+        """A reply to something the host sent (a check-in's "Reply 1, 2, 3") reads as its answer."""
+        handler = self.handlers.get("answer")
+        return handler(self, state, text, now, ctx) if handler else None
 
     def _pending(self, state, text, folded, now, ctx, first):
         """A screen that waits for typed input (a place, a time) gets first look at it."""

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Callable
 
 import redis
+import redis_sentinel_url
 import yaml
 
 from bot.config import Settings
@@ -16,16 +17,27 @@ from bot.flows import Flow, load_flow, validate
 from bot.intents import SignalDetector
 from bot.keywords import Lexicons
 from bot.locator import Locator
-from bot import nearby
+from bot import checkin_flow, checkin_host, nearby
+from bot.checkins import Rules
 from bot.privacy import Vault
 from bot.store import Store
 
 
 def connect(settings: Settings) -> redis.Redis:
-    """Short timeouts: a webhook must answer from its fallback rather than hang on Redis."""
-    return redis.Redis.from_url(settings.redis_url, socket_timeout=settings.redis_timeout,
-                                socket_connect_timeout=settings.redis_timeout,
-                                health_check_interval=30)
+    """Short timeouts: a webhook must answer from its fallback rather than hang on Redis.
+
+    REDIS_URL may name Sentinels instead of one server,
+    redis+sentinel://[:password@]host:26379,host2:26379/<master name>/<db>, the format
+    rq-dashboard reads too; the client then follows the master through a failover.
+    """
+    options = dict(socket_timeout=settings.redis_timeout,
+                   socket_connect_timeout=settings.redis_timeout, health_check_interval=30)
+    if settings.redis_url.startswith("redis+sentinel://"):
+        timeouts = {k: v for k, v in options.items() if k != "health_check_interval"}
+        _, client = redis_sentinel_url.connect(settings.redis_url, sentinel_options=timeouts,
+                                               client_options=options, client_class=redis.Redis)
+        return client
+    return redis.Redis.from_url(settings.redis_url, **options)
 
 
 def load_region(content_dir: Path, region: str) -> dict:
@@ -69,9 +81,13 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     validate(flow, content.keys())
     lexicons = Lexicons.from_dir(settings.content_dir, settings.default_locale)
     detector = SignalDetector.from_dir(settings.content_dir)
-    engine = Engine(flow, lexicons, detect=detector.detect, handlers=nearby.handlers(locator))
+    hooks = checkin_flow.merge(nearby.handlers(locator),
+                               checkin_flow.handlers(Rules.from_settings(settings)))
+    engine = Engine(flow, lexicons, detect=detector.detect, handlers=hooks)
     store = Store(client, settings.session_ttl, settings.dedupe_ttl)
     vault = Vault(settings.secret)
     conversations = Conversations(engine, content, store, vault)
-    return Helpline(settings, client, store, vault, flow, content, engine, conversations, region,
-                    locator)
+    helpline = Helpline(settings, client, store, vault, flow, content, engine, conversations,
+                        region, locator)
+    checkin_host.install(helpline)
+    return helpline

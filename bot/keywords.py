@@ -5,6 +5,7 @@ Emergency and crisis detection is separate (bot/intents.py) because it must run 
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -19,6 +20,14 @@ COMMANDS = ("stop", "start", "help", "menu", "back", "more", "yes", "no", "langu
 FUZZY_MIN_LENGTH = 5
 FUZZY_CUTOFF = 84
 _NON_WORD = re.compile(r"[^a-z0-9ñ]+")
+_REPEATS = re.compile(r"([a-z])\1{2,}")
+# Twilio's reserved keywords (DESIGN.md) are the platform's, not a language's: a Spanish speaker
+# who texts STOP or HELP keeps getting Spanish, so these words never count as language evidence.
+CARRIER_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke",
+                           "optout", "start", "unstop", "yes", "help", "info"})
+# Sections of keywords.yaml whose words tell languages apart (bot/intents.py reads the last two).
+_WORD_SECTIONS = ("commands", "topics", "hints")
+_SIGNAL_SECTIONS = ("emergency", "crisis")
 
 
 def fold(text: str) -> str:
@@ -57,6 +66,7 @@ class Lexicon:
     topics: tuple[tuple[str, Pattern], ...]
     name: str = ""
     vocabulary: tuple[str, ...] = ()
+    words: frozenset[str] = frozenset()
 
     @classmethod
     def from_file(cls, locale: str, path: Path) -> "Lexicon":
@@ -69,7 +79,8 @@ class Lexicon:
                        for raw in patterns)
         vocab = sorted({word for _, p in topics for g in p.groups for alt in g
                         for word in alt.split() if len(word) >= FUZZY_MIN_LENGTH})
-        return cls(locale, commands, topics, str(data.get("name", locale)), tuple(vocab))
+        return cls(locale, commands, topics, str(data.get("name", locale)), tuple(vocab),
+                   _language_words(data))
 
     def command(self, folded: str) -> str | None:
         for name, words in self.commands.items():
@@ -99,6 +110,36 @@ class Lexicon:
         return best
 
 
+def _language_words(data: dict) -> frozenset[str]:
+    """The words a keywords file names that can tell its language apart from others.
+
+    Words of one or two letters ("la", "le", "mi") and the inner words of signal phrases
+    ("se echó") are left out: they are where languages and place names overlap (La Crescent,
+    Le Sueur and Echo are Minnesota towns, not Spanish).
+    """
+    found: set[str] = set()
+
+    def walk(node, phrases: bool) -> None:
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value, phrases)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, phrases)
+        elif isinstance(node, str):
+            words = fold(node.replace("|", " ").rstrip("*")).split()
+            if phrases or len(words) == 1:
+                found.update(words)
+
+    for section in _WORD_SECTIONS:
+        walk(data.get(section), True)
+    for section in _SIGNAL_SECTIONS:
+        part = data.get(section) or {}
+        for key in ("words", "vocabulary", "known_words"):
+            walk(part.get(key), False)
+    return frozenset(w for w in found if len(w) > 2 and not w.isdigit()) - CARRIER_WORDS
+
+
 class Lexicons:
     """Every language found under content/, so commands work whatever language is set."""
 
@@ -107,6 +148,10 @@ class Lexicons:
             raise ValueError(f"no keywords.yaml for the default locale {default!r}")
         self.by_locale = by_locale
         self.default = default
+        # Words that only one language names are evidence for it; shared ones ("no") are not.
+        self.distinct = {loc: lex.words.difference(*(other.words for o, other in by_locale.items()
+                                                     if o != loc))
+                         for loc, lex in by_locale.items()}
 
     @classmethod
     def from_dir(cls, content_dir: Path, default: str = "en") -> "Lexicons":
@@ -132,12 +177,32 @@ class Lexicons:
 
     def topic(self, folded: str, locale: str) -> tuple[str, str] | None:
         """(node, locale): the best topic match in the person's language, else in any other."""
+        return self._topic_cached(folded, locale)
+
+    @functools.lru_cache(maxsize=8192)
+    def _topic_cached(self, folded: str, locale: str) -> tuple[str, str] | None:
+        """People send the same few words again and again; fuzzy matching runs once per text."""
         best = None
         for loc in [locale] + [x for x in self.by_locale if x != locale]:
             hit = self.get(loc).topic(folded)
             if hit and (best is None or hit[1] > best[1]):
                 best = (hit[0], hit[1], loc)
         return (best[0], best[2]) if best else None
+
+    def guess(self, folded: str, current: str) -> str | None:
+        """Another language the message is clearly written in, else None (stay in `current`).
+
+        Clearly means: more of its words belong only to that language than to any other one,
+        so "necesito narcan" reads as Spanish, while "narcan", "911" or "STOP" decide nothing.
+        """
+        words = [_REPEATS.sub(r"\1", w) for w in folded.split()]  # "respiraaa" -> "respira"
+        scores = {loc: sum(w in distinct for w in words) for loc, distinct in self.distinct.items()}
+        best = max(scores, key=scores.get)
+        if best == current or scores[best] == 0:
+            return None
+        if any(score >= scores[best] for loc, score in scores.items() if loc != best):
+            return None
+        return best
 
     def language_for(self, folded: str) -> str | None:
         """Which locale a 'language' command names ('espanol' -> 'es')."""

@@ -48,6 +48,7 @@ def call_key(token: str) -> str:
 
 DISPATCH_KEY = f"{PREFIX}:dispatch:last"  # when the check-in dispatcher last ran (ISO time)
 SENDS_KEY = f"{PREFIX}:metrics:sends"  # outbound texts by result, summed over every worker
+OUTBOUND_RATE_KEY = f"{PREFIX}:outbound:bucket"  # bot/ratelimit.py: the send rate all workers share
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,19 @@ database you can spare (e.g. redis://127.0.0.1:6379/15): the tests flush it.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 import redis
+from rq import SimpleWorker
 
-from bot import create_app
+from bot import create_app, jobs
 from bot.config import load_settings
 from tests.signing import AUTH_TOKEN, BASE_URL, post_signed, sms_form
+from tests.twilio_server import ACCOUNT_SID, running_server
 
 
 @pytest.fixture(scope="session")
@@ -92,3 +96,49 @@ def texter(client):
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+# --- check-ins: a Twilio-compatible server and real RQ workers (tests/test_checkins*.py, test_jobs*.py)
+@pytest.fixture()
+def fake_twilio():
+    yield from running_server()
+
+
+@pytest.fixture()
+def worker_env(redis_url, redis_client, fake_twilio):
+    """The environment of a worker process (and the app beside it): Twilio is the local server,
+    no quiet hours (tests drive time with --at), a fast shared send rate."""
+    return {"REDIS_URL": redis_url, "HELPLINE_ENV": "test", "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_FROM_NUMBER": "+16125550100",
+            "TWILIO_API_BASE_URL": fake_twilio.base_url, "PUBLIC_BASE_URL": BASE_URL,
+            "QUIET_HOURS_START": "0", "QUIET_HOURS_END": "0", "SEND_RATE_PER_SECOND": "50"}
+
+
+@pytest.fixture()
+def checkin_app(worker_env):
+    return create_app(make_settings(worker_env["REDIS_URL"], **worker_env))
+
+
+_BASE_ENV = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+
+
+def run_worker(env: dict, *args: str, timeout: float = 60):
+    """`python worker.py --burst` as its own process, as an operator or cron would run it."""
+    result = subprocess.run([sys.executable, "worker.py", "--burst", *args], cwd=ROOT,
+                            env={**_BASE_ENV, **env}, capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def drain(app) -> None:
+    """An RQ burst worker (with the scheduler) in this process, for tests that send many times:
+    the same jobs and queues as `python worker.py --burst` without a new interpreter each time."""
+    helpline = app.config["HELPLINE"]
+    jobs.use(jobs.Runtime.of(helpline))
+    connection = redis.Redis.from_url(helpline.settings.redis_url)
+    try:
+        SimpleWorker(jobs.QUEUES, connection=connection).work(burst=True, with_scheduler=True)
+    finally:
+        jobs.use(None)
+        connection.close()

@@ -17,7 +17,7 @@ def test_real_flows_load_and_every_node_is_reachable():
     flow = load_flow(ROOT / "flows")
     assert flow.start == "main"
     assert {"main", "emergency", "crisis", "naloxone_where", "legal", "talk"} <= set(flow.nodes)
-    assert [o.key for o in flow.nodes["main"].options] == ["1", "2", "3", "4", "5", "6"]
+    assert [o.key for o in flow.nodes["main"].options] == ["1", "2", "3", "4", "5", "6", "7"]
 
 
 BROKEN = {

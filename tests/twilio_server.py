@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 ACCOUNT_SID = "AC" + "0" * 31 + "1"
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
@@ -71,7 +71,12 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(status, body)
 
     def do_GET(self) -> None:
-        self._reply(404, error_body(404, 20404, f"The requested resource {self.path} was not found"))
+        query = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
+        status, body = self.server.fake.list_messages(self.path, query,
+                                                      self.headers.get("Authorization", ""))
+        self.server.fake.record(RecordedRequest("GET", self.path, query, dict(self.headers),
+                                                time.time(), status, body))
+        self._reply(status, body)
 
     def _reply(self, status: int, body: dict) -> None:
         data = json.dumps(body).encode()
@@ -154,6 +159,11 @@ class FakeTwilio:
         with self._lock:
             self._number_rules[number] = (status, code, message)
 
+    def delays_left(self) -> int:
+        """Scripted delays not yet taken: 0 once the last delayed request has arrived."""
+        with self._lock:
+            return len(self._delays)
+
     def reset(self) -> None:
         with self._lock:
             self._requests.clear()
@@ -197,6 +207,22 @@ class FakeTwilio:
             return status, error_body(status, code, message)
         return 201, self._message_resource(form)
 
+    def list_messages(self, path: str, query: dict[str, str], authorization: str) -> tuple[int, dict]:
+        """GET .../Messages.json filtered by To, From and DateSent (=, <, >), newest first."""
+        match = MESSAGES_PATH.match(path.split("?")[0])
+        if not match:
+            return 404, error_body(404, 20404, f"The requested resource {path} was not found")
+        if not self._authorized(authorization, match.group(1)):
+            return 401, error_body(401, 20003, "Authenticate")
+        found = [r.response for r in reversed(self.messages)
+                 if all(r.response.get(f) == query[q] for q, f in (("To", "to"), ("From", "from"))
+                        if q in query) and _sent_matches(r.time, query)]
+        size = int(query.get("PageSize") or 50)
+        uri = path.split("?")[0]
+        return 200, {"messages": found[:size], "first_page_uri": uri, "next_page_uri": None,
+                     "previous_page_uri": None, "page": 0, "page_size": size, "start": 0,
+                     "end": min(size, len(found)) - 1, "uri": uri}
+
     def _authorized(self, authorization: str, path_sid: str) -> bool:
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
         return authorization == f"Basic {expected}" and path_sid == self.account_sid
@@ -222,10 +248,25 @@ class FakeTwilio:
             # Twilio answers "accepted" when a Messaging Service still has to pick the sender.
             "status": "accepted" if service and not form.get("From") else "queued",
             "num_segments": str(num_segments(form.get("Body", ""))), "num_media": "0",
-            "date_created": now, "date_updated": now, "date_sent": None,
+            "date_created": now, "date_updated": now, "date_sent": now,  # "sent" at once
             "error_code": None, "error_message": None, "price": None, "price_unit": "USD",
             "uri": uri, "subresource_uris": {"media": uri.replace(".json", "/Media.json")},
         }
+
+
+def _sent_matches(created: float, query: dict[str, str]) -> bool:
+    """Twilio's DateSent filters: a GMT date (or time), exact ("DateSent") or bounds (<, >)."""
+    day = time.strftime("%Y-%m-%d", time.gmtime(created))
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(created))
+    for name, compare in (("DateSent", str.__eq__), ("DateSent>", str.__ge__),
+                          ("DateSent<", str.__le__)):
+        wanted = query.get(name)
+        if wanted is None:
+            continue
+        exact = "T" in wanted and name != "DateSent"
+        if not compare(stamp if exact else day, wanted if exact else wanted[:10]):
+            return False
+    return True
 
 
 def running_server(account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN) -> Iterator[FakeTwilio]:

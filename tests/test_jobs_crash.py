@@ -1,0 +1,96 @@
+"""A worker SIGKILLed in the middle of a batch, with a text in flight at Twilio, loses nothing and
+doubles nothing: the next dispatcher run hands the dead job's check-in to a new job, which asks
+Twilio whether the text went out before sending it again."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from rq import Queue
+from rq.registry import ScheduledJobRegistry
+
+from bot.jobs import DISPATCH_QUEUE, LEASE, SEND_QUEUE
+from tests.conftest import ROOT, _BASE_ENV, run_worker
+from tests.test_jobs import Person, dispatch
+
+PEOPLE = 6
+
+
+def wait_for(condition, what: str, timeout: float = 30.0) -> None:
+    """Poll until the worker gets there; a deadline only so a broken build fails, not hangs."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.02)
+
+
+def descendants(pid: int) -> list[int]:
+    """Processes started under `pid` (RQ puts each job process in its own process group)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, todo = [], [pid]
+    while todo:
+        under = todo.pop()
+        children = [child for child, parent in parents.items() if parent == under]
+        found += children
+        todo += children
+    return found
+
+
+def kill_all(worker: subprocess.Popen) -> None:
+    """SIGKILL, as when the machine dies: the worker, the job process it forked, its scheduler."""
+    try:
+        family = descendants(worker.pid)
+    finally:
+        worker.kill()
+        for pid in family:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        worker.wait(timeout=10)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds job processes in /proc")
+def test_sigkill_mid_batch_delivers_every_due_check_in_exactly_once(
+        checkin_app, worker_env, fake_twilio):
+    people = [Person(checkin_app, f"+1612555030{n}") for n in range(PEOPLE)]
+    at = max(p.due for p in people) + timedelta(minutes=1)
+    assert f"enqueued {PEOPLE}" in dispatch(checkin_app, at)
+    fake_twilio.delay_next(1.0, times=2)  # the 2nd text will be at Twilio when the kill comes
+    worker = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT,
+                              env={**_BASE_ENV, **worker_env}, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: len(fake_twilio.messages) == 1 and fake_twilio.delays_left() == 0,
+                 "the first text sent and the second one in flight")
+    finally:
+        kill_all(worker)
+    redis = people[0].helpline.redis
+    assert Queue(SEND_QUEUE, connection=redis).count == PEOPLE - 2  # mid-batch: one sent, one
+    # in flight, the rest never started; and the worker had booked the dispatcher's next run
+    assert any(j.startswith("checkins-tick-") for j in
+               ScheduledJobRegistry(DISPATCH_QUEUE, connection=redis).get_job_ids())
+    wait_for(lambda: len(fake_twilio.messages) == 2, "Twilio to accept the text in flight")
+
+    later = at + LEASE + timedelta(minutes=1)
+    assert "recovered 1" in dispatch(checkin_app, later)  # the dead job's lease ran out
+    run_worker(worker_env)
+
+    assert sorted(m.form["To"] for m in fake_twilio.messages) == sorted(p.number for p in people)
+    assert any(r.method == "GET" for r in fake_twilio.requests), "Twilio was asked first"
+    for person in people:
+        assert person.sub.inflight == "" and person.sub.count == 1
+    assert "nothing due" in dispatch(checkin_app, later + LEASE)

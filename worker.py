@@ -1,0 +1,57 @@
+"""`python worker.py`: RQ workers, with RQ's scheduler, for the helpline's queues.
+
+    python worker.py                 work until SIGTERM/Ctrl-C (the current job finishes first)
+    python worker.py --burst         dispatch what is due now, drain the queues, exit
+                                     (tests, and cron-style hosting: run it every minute)
+    python worker.py --workers 4     a pool of 4 (RQ's WorkerPool); respawns a worker that dies
+
+Queues: "default" (the check-in dispatcher) before "outbound" (texts; the phone line queues
+its "text me this" there too). The dispatcher runs every minute through RQ's scheduler: each
+run books the next, with the minute as job id, so any number of workers keep one chain going,
+and every start books it again in case it broke. Settings come from the environment, as for
+the web app (REDIS_URL, TWILIO_*, HELPLINE_SECRET, SEND_RATE_PER_SECOND, QUIET_HOURS_*).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from rq import Worker
+from rq.worker_pool import WorkerPool
+
+from bot import jobs, web_logging
+from bot.config import load_settings
+from bot.helpline import connect
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Run the helpline's RQ workers.")
+    parser.add_argument("--burst", action="store_true",
+                        help="dispatch what is due, drain the queues, then exit")
+    parser.add_argument("--workers", type=int, default=1, help="how many workers (default 1)")
+    parser.add_argument("--queues", default=",".join(jobs.QUEUES),
+                        help="comma-separated queue names, in priority order")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    settings = load_settings()
+    web_logging.configure(settings)  # before RQ's own set-up, so numbers are masked in its lines
+    rt = jobs.Runtime.build(settings)
+    jobs.use(rt)  # built once here; every forked job process inherits it
+    queues = [name.strip() for name in args.queues.split(",") if name.strip()]
+    if args.burst:
+        jobs.dispatch(rt, jobs.utcnow())
+    else:
+        jobs.schedule_tick(rt.queue(jobs.DISPATCH_QUEUE), jobs.utcnow())
+    if args.workers > 1:
+        WorkerPool(queues, connection=connect(settings), num_workers=args.workers).start(
+            burst=args.burst)
+        return 0
+    Worker(queues, connection=connect(settings)).work(burst=args.burst, with_scheduler=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
