@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test test-redis check bench audit clean
+.PHONY: install run chat call test check bench audit clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,14 @@ $(STAMP): requirements.txt requirements-dev.txt
 install: $(STAMP)
 
 run: install
-	$(BIN)/python scripts/embedded_redis.py $(BIN)/python scripts/devstack.py
+	$(BIN)/python scripts/embedded_redis.py --serve $(BIN)/python scripts/devstack.py
+
+# Text the running service from a second terminal (joins the Valkey that `make run` started).
+chat: install
+	$(BIN)/python scripts/embedded_redis.py --join $(BIN)/flask --app wsgi chat --from $(or $(FROM),+15555550123)
+
+call: install
+	$(BIN)/python scripts/embedded_redis.py --join $(BIN)/flask --app wsgi call --from $(or $(FROM),+15555550123)
 
 test: install
 	$(BIN)/python scripts/embedded_redis.py $(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -16,8 +16,8 @@ def banner() -> str:
     return f"""
 Helpline running at http://127.0.0.1:{PORT}  (Redis: {os.environ.get('REDIS_URL')})
 
-  Chat with it in this terminal's neighbour:
-      .venv/bin/flask --app wsgi chat --from +15555550123
+  Text it from a second terminal:   make chat        (or: make chat FROM=+16125550123)
+  Call it from a second terminal:   make call
   Health:   curl http://127.0.0.1:{PORT}/healthz
   Connect a Twilio number: expose this port over https (e.g. a tunnel), set PUBLIC_BASE_URL
   to that origin and TWILIO_AUTH_TOKEN, then set the number's webhooks to
