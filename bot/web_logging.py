@@ -20,9 +20,10 @@ from gunicorn.glogging import Logger as GunicornBaseLogger
 from bot.config import Settings
 
 # An unbroken run of 10-15 digits (E.164 as Twilio sends it), a US number in its usual groups,
-# or "+" and groups; a run of digits and spaces like "port 39585 (pid 19586)" is not a number.
-PHONE = re.compile(r"(?<!\d)(?:\+?\d{10,15}|(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}"
-                   r"|\+\d{1,3}(?:[\s.-]\(?\d{1,5}\)?){2,5})(?!\d)")
+# or "+" and groups; a run of digits and spaces like "port 39585 (pid 19586)" is not a number,
+# nor are digits inside a hex id (RQ worker and job names).
+PHONE = re.compile(r"(?:(?<=%2B)|(?<![0-9A-Za-z]))(?:\+?\d{10,15}|(?:\+?1[\s.-]?)?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]?\d{4}"
+                   r"|\+\d{1,3}(?:[\s.-]\(?\d{1,5}\)?){2,5})(?![0-9A-Za-z])")
 NOT_A_PHONE = re.compile(r"\d{4}-\d\d-\d\d|\d{1,3}(\.\d{1,3}){3}$")  # ISO dates, IPv4 addresses
 SAFE_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 ID_HEADERS = ("I-Twilio-Idempotency-Token", "X-Request-Id")
