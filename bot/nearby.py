@@ -14,9 +14,11 @@ PAGE = 3
 NODE = "nearby"
 
 
-def _results(pairs) -> list[dict]:
+def _results(pairs, offset: int = 0) -> list[dict]:
+    """Ranked across pages: MORE shows 4, 5, 6, not 1, 2, 3 again."""
     return [{"name": s.name, "short_name": s.short_name, "town": s.town, "phone": s.phone,
-             "miles": round(miles, 1)} for s, miles in pairs]
+             "miles": round(miles, 1), "rank": offset + i}
+            for i, (s, miles) in enumerate(pairs, 1)]
 
 
 def _show(engine: Engine, state: State, locator: Locator, place: dict, offset: int) -> Outcome:
@@ -25,7 +27,7 @@ def _show(engine: Engine, state: State, locator: Locator, place: dict, offset: i
         return Outcome(state, (Reply("naloxone.no_more"),))
     more = offset + PAGE < len(locator.sites)
     outcome = engine.enter(state, NODE, params={"place": place["label"],
-                                                "results": _results(pairs), "more": more})
+                                                "results": _results(pairs, offset), "more": more})
     kept = dict(outcome.state.vars, keep_place=dict(place, offset=offset))
     return replace(outcome, state=replace(outcome.state, vars=kept))
 
