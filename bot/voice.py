@@ -60,7 +60,8 @@ class Plan:
     locale: str = "en"
     hints: str = ""
     timeout: int = TIMEOUT
-    text: Mapping | None = None  # {"node", "locale", "body"}: an SMS to send once this step commits
+    text: Mapping | None = None
+    zip_entry: bool = False  # a screen that takes a ZIP code: keys until #, not one digit  # {"node", "locale", "body"}: an SMS to send once this step commits
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ class PhoneTree:
     def key_for(self, heard: Heard, locale: str) -> str:
         """The key pressed, or the key a short spoken answer names ("two", "repeat", "help")."""
         if heard.digits:
-            return heard.digits[:1]
+            return heard.digits  # one key, or a whole ZIP code on a screen that asks for one
         folded = fold(heard.speech)
         if re.fullmatch(r"[0-9]", folded):
             return folded
@@ -253,7 +254,7 @@ class PhoneTree:
         node = self.engine.flow.node(call.state.node)
         timeout = SHORT_TIMEOUT if node.id == EMERGENCY else TIMEOUT
         return Plan(lines, GATHER, call.state.locale, self.hints(node.id, call.state.locale),
-                    timeout)
+                    timeout, zip_entry=node.expects == "place")
 
     def _languages(self) -> Plan:
         default = self.content.default

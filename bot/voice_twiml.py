@@ -40,7 +40,8 @@ def render(plan: Plan, content: Content, settings: Settings, urls: Mapping[str, 
     response = VoiceResponse()
     if plan.then == GATHER:
         language = voice_for(settings, plan.locale)[1]
-        gather = response.gather(input="dtmf speech", num_digits=1, timeout=plan.timeout,
+        keys = {"finish_on_key": "#"} if plan.zip_entry else {"num_digits": 1}
+        gather = response.gather(input="dtmf speech", timeout=plan.timeout, **keys,
                                  speech_timeout="auto", action=urls["step"], method="POST",
                                  language=language, hints=plan.hints or None)
         _say_all(gather, plan.lines, content, settings)

@@ -457,3 +457,13 @@ def test_call_script(client, case):
         if "starts" in step:
             assert said.startswith(step["starts"]), where
         assert caller.hung_up == bool(step.get("hangup")), where
+
+
+def test_zip_screens_take_keys_until_pound_and_menus_take_one_key(caller):
+    """A ZIP code needs five keys and #; every other menu acts on the first key pressed."""
+    walk_to(caller, PATHS["main"])
+    assert caller.root.find("./Gather").get("numDigits") == "1"
+    walk_to(caller, PATHS["naloxone_where"])
+    gather = caller.root.find("./Gather")
+    assert gather.get("finishOnKey") == "#" and gather.get("numDigits") is None
+    assert "places near Duluth" in caller.press("55811")

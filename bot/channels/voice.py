@@ -54,7 +54,9 @@ def incoming() -> Response:
 @bp.post("/voice/step")
 @twilio_signed
 def step() -> Response:
-    digits = re.sub(r"[^0-9*#]", "", request.form.get("Digits") or "")[:1]
+    # One key, or up to a ZIP+4 where the screen asks for a ZIP code; Twilio drops the final #.
+    digits = re.sub(r"[^0-9*#]", "", request.form.get("Digits") or "")[:10]
+    digits = digits.rstrip("#") if len(digits) > 1 else digits
     speech = (request.form.get("SpeechResult") or "").strip()[:MAX_SPEECH]
     return _step(Heard(digits=digits, speech=speech), *_place())
 
