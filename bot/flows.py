@@ -131,9 +131,10 @@ def load_flow(flows_dir: Path, start: str = "main") -> Flow:
     return flow
 
 
-def reachable(flow: Flow) -> set[str]:
-    """Nodes a person can reach from the start or from an entry point (keyword, emergency)."""
-    todo = [flow.start] + [n.id for n in flow.nodes.values() if n.entry]
+def reachable(flow: Flow, roots: list[str] | None = None) -> set[str]:
+    """Nodes reachable from `roots`: by default the start and every entry point (keyword, emergency)."""
+    todo = list(roots) if roots is not None else (
+        [flow.start] + [n.id for n in flow.nodes.values() if n.entry])
     seen: set[str] = set()
     while todo:
         node_id = todo.pop()

@@ -11,7 +11,7 @@ import yaml
 
 from bot.content import Content, ContentError
 from bot.engine import CRISIS, EMERGENCY
-from bot.flows import Flow
+from bot.flows import Flow, reachable
 from bot.nearby import NODE as NEARBY
 from bot.voice import DIAL_NODE, RESERVED_KEYS
 from bot.voice_words import WORDS_KEY, Words, load_words
@@ -23,16 +23,7 @@ _NUMBER = re.compile(r"\d{4,}|\d{3}[-.]\d")
 
 def voice_nodes(flow: Flow, topic_targets: set[str]) -> set[str]:
     """Screens a caller can reach: the menus, emergency, crisis, places and spoken topics."""
-    todo = [flow.start, EMERGENCY, CRISIS, NEARBY, *topic_targets]
-    seen: set[str] = set()
-    while todo:
-        node_id = todo.pop()
-        if node_id in seen or node_id not in flow.nodes:
-            continue
-        seen.add(node_id)
-        node = flow.nodes[node_id]
-        todo += [o.goto for o in node.options] + ([node.offer] if node.offer else [])
-    return seen
+    return reachable(flow, [flow.start, EMERGENCY, CRISIS, NEARBY, *topic_targets])
 
 
 def _example(content: Content, locale: str, key: str) -> dict:
