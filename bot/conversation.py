@@ -15,6 +15,7 @@ import redis
 from bot import metrics
 from bot.content import Content
 from bot.engine import Context, Engine, Outcome, State
+from bot.limits import ANSWER, InboundLimit, window
 from bot.privacy import Vault, mask_number
 from bot.store import Store
 
@@ -43,6 +44,8 @@ class Conversations:
     # Writes that commit with the step, e.g. STOP cancels check-ins in the same transaction:
     # fn(pipe, subject, number, outcome, ctx); the number is for encrypting, never for storing.
     tx_writes: list[Callable] = field(default_factory=list)
+    # RATE_LIMIT_PER_MINUTE (bot/limits.py); counted in the step's own read, never a round trip.
+    limit: InboundLimit | None = None
 
     def render(self, outcome: Outcome, channel: str = "sms") -> list[str]:
         """All replies of one step as one text: one message arrives in order on every phone."""
@@ -68,10 +71,11 @@ class Conversations:
     def _handle(self, subject, body, now, token, channel, number="") -> Answer:
         fresh = {}
         facts: dict = {}
+        dtoken = token and self.vault.token(token)
         for read in self.context_facts:
             facts.update(read(subject))
 
-        def compute(raw_state, opted_out):
+        def compute(raw_state, opted_out, count=0):
             state = State.from_dict(raw_state) if raw_state else None
             # A new conversation starts in the language the person used last time (store.py).
             locale = None if state else self.store.language(subject)
@@ -79,9 +83,19 @@ class Conversations:
             ctx = Context(channel=channel, opted_out=opted_out, locale=locale, **facts)
             fresh["ctx"] = ctx
             outcome = self.engine.step(state, body, now, ctx)
+            verdict = self.limit.verdict(count, outcome) if self.limit else ANSWER
+            fresh["held"] = verdict != ANSWER
+            if fresh["held"]:  # over the rate limit: the message is not read
+                outcome = self.limit.held(state or State(locale=outcome.state.locale), verdict)
             return outcome.state.to_dict(), self.render(outcome, channel), outcome
 
         def writes(pipe, outcome: Outcome):
+            # The reply kept for redeliveries is indexed under the person, for FORGET; the
+            # erasing step's own reply is not (it only says "erased", the same for everyone).
+            if dtoken and not any(e.name == "forget" for e in outcome.events):
+                self.store.index_reply(subject, dtoken, pipe)
+            if fresh["held"]:
+                return
             for event in outcome.events:
                 if event.name in ("opt_out", "opt_in"):
                     self.store.set_opted_out(subject, event.name == "opt_out", pipe)
@@ -93,10 +107,15 @@ class Conversations:
             for write in self.tx_writes:
                 write(pipe, subject, number, outcome, fresh["ctx"])
 
-        turn = self.store.advance(subject, token and self.vault.token(token), compute, writes)
+        limited = self.limit is not None and self.limit.active
+        turn = self.store.advance(subject, dtoken, compute, writes,
+                                  window(now) if limited else None)
         if turn.duplicate:
             log.info("duplicate delivery answered from the dedupe record")
             return Answer(turn.messages, None, duplicate=True)
+        if fresh["held"]:
+            metrics.mark_outcome("rate_limited")
+            return Answer(turn.messages, None)
         outcome: Outcome = turn.result
         self._after(subject, outcome, now)
         return Answer(turn.messages, outcome)

@@ -15,6 +15,9 @@ from bot.keywords import Lexicons, fold
 MAX_INPUT = 1600
 MAX_HISTORY = 8
 EMERGENCY, CRISIS, MAIN = "emergency", "crisis", "main"
+# A screen's pending offer (flows: `offer:`), kept in State.vars by the hook that made it:
+# {"node": <offer node id>, ...}. Its node's `expects` reads the next message first (_pending).
+OFFER = "offer"
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Context:
     locale: str | None = None  # the language the person chose before, for a new conversation
     subscription: Mapping[str, Any] | None = None  # check-in plan: status, freq, window, dates
     checkin_open: bool = False  # a check-in went out within a day and this is the first reply
+    reminders: Mapping[str, Any] | None = None  # scheduled reminders (bot/reminders.py); None: off
 
 
 @dataclass(frozen=True)
@@ -107,8 +111,13 @@ class Engine:
                      self._place, self._topic):
             outcome = rule(state, text, folded, now, ctx, first)
             if outcome is not None:
-                return self._note_language(outcome, before)
-        return self._note_language(self._unknown(state, first), before)
+                break
+        else:
+            outcome = self._unknown(state, first)
+        after = self.handlers.get("after")  # e.g. an offer appended to the screen just shown
+        if after is not None:
+            outcome = after(self, state, outcome, ctx, now)
+        return self._note_language(outcome, before)
 
     @staticmethod
     def _note_language(outcome: Outcome, before: str) -> Outcome:
@@ -199,10 +208,18 @@ class Engine:
         return handler(self, state, text, now, ctx) if handler else None
 
     def _pending(self, state, text, folded, now, ctx, first):
-        """A screen that waits for typed input (a place, a time) gets first look at it."""
-        node = self.flow.node(state.node)
-        handler = self.handlers.get(f"expects:{node.expects}") if node.expects else None
-        return handler(self, state, text, now, ctx) if handler else None
+        """A screen that waits for typed input (a place, a time) gets first look at it, after
+        the answer to an offer the screen made ("tomorrow 9am"), which looks before it."""
+        offer = state.vars.get(OFFER)
+        offered = offer.get("node") if isinstance(offer, Mapping) else None
+        kinds = [self.flow.nodes[offered].expects if offered in self.flow.nodes else None,
+                 self.flow.node(state.node).expects]
+        for kind in filter(None, kinds):
+            handler = self.handlers.get(f"expects:{kind}")
+            outcome = handler(self, state, text, now, ctx) if handler else None
+            if outcome is not None:
+                return outcome
+        return None
 
     def _option(self, state, text, folded, now, ctx, first):
         node = self.flow.node(state.node)

@@ -16,8 +16,9 @@ from bot.engine import Engine
 from bot.flows import Flow, load_flow, validate
 from bot.intents import SignalDetector
 from bot.keywords import Lexicons
+from bot.limits import InboundLimit
 from bot.locator import Locator
-from bot import checkin_flow, checkin_host, nearby
+from bot import checkin_flow, checkin_host, forget, nearby, reminder_flow, reminders
 from bot.checkins import Rules
 from bot.privacy import Vault
 from bot.store import Store
@@ -81,13 +82,18 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     validate(flow, content.keys())
     lexicons = Lexicons.from_dir(settings.content_dir, settings.default_locale)
     detector = SignalDetector.from_dir(settings.content_dir)
-    hooks = checkin_flow.merge(nearby.handlers(locator),
-                               checkin_flow.handlers(Rules.from_settings(settings)))
+    rules = Rules.from_settings(settings)
+    hooks = checkin_flow.merge(nearby.handlers(locator), checkin_flow.handlers(rules),
+                               forget.handlers(),  # before reminders: a pending FORGET's YES wins
+                               reminder_flow.handlers(rules, reminders.fitter(content)))
     engine = Engine(flow, lexicons, detect=detector.detect, handlers=hooks)
     store = Store(client, settings.session_ttl, settings.dedupe_ttl)
     vault = Vault(settings.secret)
-    conversations = Conversations(engine, content, store, vault)
+    conversations = Conversations(engine, content, store, vault,
+                                  limit=InboundLimit(settings.rate_limit_per_minute))
     helpline = Helpline(settings, client, store, vault, flow, content, engine, conversations,
                         region, locator)
     checkin_host.install(helpline)
+    forget.install(helpline)
+    reminders.install(helpline)
     return helpline

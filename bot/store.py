@@ -6,6 +6,7 @@ records expire; opt-outs do not (a STOP must outlive any session).
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
@@ -14,6 +15,9 @@ import redis
 
 PREFIX = "hl"
 STATS_TTL = 400 * 86400
+RATE_TTL = 120  # a minute's count outlives its minute, then expires
+# Take one message back from a rate count, leaving no key behind when it was the only one.
+_UNCOUNT = "local n = redis.call('DECR', KEYS[1]) if n <= 0 then redis.call('DEL', KEYS[1]) end"
 LANGUAGE_TTL = 90 * 86400  # a language choice outlives the 1-hour conversation, not forever
 
 
@@ -38,7 +42,18 @@ def stats_key(day: str) -> str:
 
 
 def rate_key(subject: str, window: int) -> str:
+    """Messages from one person in one clock minute (bot/limits.py), gone two minutes later."""
     return f"{PREFIX}:rate:{subject}:{window}"
+
+
+def replies_key(subject: str) -> str:
+    """The person's dedupe tokens, so FORGET can find the replies kept under MessageSid hashes."""
+    return f"{PREFIX}:mi:{subject}"
+
+
+def calls_key(subject: str) -> str:
+    """The person's call tokens, so FORGET can find call records kept under CallSid hashes."""
+    return f"{PREFIX}:calls:{subject}"
 
 
 def call_key(token: str) -> str:
@@ -77,26 +92,45 @@ class Store:
     def save_session(self, subject: str, state: dict) -> None:
         self.redis.set(session_key(subject), json.dumps(state), ex=self.session_ttl)
 
+    def put_on_screen(self, subject: str, node: str, locale: str, keep: dict | None = None) -> None:
+        """A text we sent (a voice copy, a reminder) ends with "Reply 1 ...": put the person's
+        conversation on that screen, so the numbers work; `keep` replaces the screen's vars."""
+        state = dict(self.load_session(subject) or {}, node=node, locale=locale, history=[])
+        if keep is not None:
+            state["vars"] = dict(keep)
+        self.save_session(subject, state)
+
     def advance(self, subject: str, token: str | None,
-                compute: Callable[[dict | None, bool], tuple[dict, list[str], object]],
-                writes: Callable[[redis.client.Pipeline, object], None] | None = None) -> Turn:
+                compute: Callable[[dict | None, bool, int], tuple[dict, list[str], object]],
+                writes: Callable[[redis.client.Pipeline, object], None] | None = None,
+                window: int | None = None) -> Turn:
         """Read state, compute the step, write state and reply atomically (WATCH/MULTI).
 
         Two webhooks for the same person at once cannot lose an update, and a redelivered
-        message (same token) gets the stored reply instead of advancing twice.
+        message (same token) gets the stored reply instead of advancing twice. With a `window`
+        (a clock minute) the same read also counts the message for the inbound rate limit;
+        compute gets that count (0 without a window).
         """
         skey, dkey, okey = session_key(subject), token and dedupe_key(token), optout_key(subject)
+        rkey = rate_key(subject, window) if window is not None else None
         watched = [skey] + ([dkey] if dkey else [])
+        count = None
         with self.redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
                     pipe.watch(*watched)
-                    # Reads after WATCH may use another connection: one round trip for all three.
-                    cached, raw, opted_out = self._read_turn(dkey, skey, okey)
+                    # Reads after WATCH may use another connection: one round trip for all,
+                    # the rate count included (counted once, not again after a WatchError).
+                    cached, raw, opted_out, seen = self._read_turn(
+                        dkey, skey, okey, rkey if count is None else None)
+                    count = seen if count is None else count
                     if cached is not None:
                         pipe.reset()
+                        if rkey:  # a redelivery is not a new message: take its count back
+                            self.redis.eval(_UNCOUNT, 1, rkey)
                         return Turn(json.loads(cached), True)
-                    state, messages, result = compute(json.loads(raw) if raw else None, opted_out)
+                    state, messages, result = compute(json.loads(raw) if raw else None,
+                                                      opted_out, count or 0)
                     pipe.multi()
                     pipe.set(skey, json.dumps(state, separators=(",", ":")), ex=self.session_ttl)
                     if dkey:
@@ -108,20 +142,32 @@ class Store:
                 except redis.WatchError:
                     continue
 
-    def _read_turn(self, dkey: str | None, skey: str, okey: str) -> tuple:
+    def _read_turn(self, dkey: str | None, skey: str, okey: str, rkey: str | None = None) -> tuple:
         reads = self.redis.pipeline(transaction=False)
         reads.get(dkey) if dkey else reads.echo("")
         reads.get(skey)
         reads.exists(okey)
-        cached, raw, opted_out = reads.execute()
-        return (cached if dkey else None), raw, bool(opted_out)
+        if rkey:
+            reads.incr(rkey)
+            reads.expire(rkey, RATE_TTL)
+        found = reads.execute()
+        cached, raw, opted_out = found[:3]
+        return (cached if dkey else None), raw, bool(opted_out), (int(found[3]) if rkey else None)
+
+    def index_reply(self, subject: str, token: str, pipe) -> None:
+        """Note a dedupe token under the person (in the step's MULTI), for FORGET to find."""
+        key = replies_key(subject)
+        pipe.sadd(key, token)
+        pipe.expire(key, self.dedupe_ttl)
 
     def update_call(self, token: str,
-                    change: Callable[[dict | None], tuple[dict | None, object]]) -> object:
+                    change: Callable[[dict | None], tuple[dict | None, object]],
+                    subject: str | None = None) -> object:
         """Read, change and write one call's record atomically (WATCH/MULTI).
 
         A retried voice webhook racing the first delivery cannot advance the call twice;
-        `change` returns (record to write or None to leave it, result for the caller).
+        `change` returns (record to write or None to leave it, result for the caller). The
+        caller's `subject` indexes the record, so FORGET can erase it.
         """
         key, box = call_key(token), {}
 
@@ -131,6 +177,9 @@ class Store:
             pipe.multi()
             if record is not None:
                 pipe.set(key, json.dumps(record), ex=self.session_ttl)
+                if subject:
+                    pipe.sadd(calls_key(subject), token)
+                    pipe.expire(calls_key(subject), self.session_ttl)
 
         self.redis.transaction(transaction, key)
         return box["result"]
@@ -183,8 +232,16 @@ class Store:
     def sends(self) -> dict[str, int]:
         return {k.decode(): int(v) for k, v in self.redis.hgetall(SENDS_KEY).items()}
 
-    def forget(self, subject: str) -> int:
-        """Erase what is keyed by this person; other modules add their own keys here."""
-        keys = [session_key(subject), optout_key(subject), language_key(subject)]
-        keys += list(self.redis.scan_iter(match=f"{PREFIX}:rate:{subject}:*", count=500))
+    def forget(self, subject: str, now: float | None = None) -> int:
+        """Erase what this module keeps about a person: conversation, language, opt-out, the
+        replies kept for redeliveries, call records and rate counts (bot/forget.py does the rest)."""
+        reads = self.redis.pipeline(transaction=False)
+        reads.smembers(replies_key(subject))
+        reads.smembers(calls_key(subject))
+        replies, calls = reads.execute()
+        minute = int((time.time() if now is None else now) // 60)
+        keys = [session_key(subject), optout_key(subject), language_key(subject),
+                replies_key(subject), calls_key(subject)]
+        keys += [dedupe_key(t.decode()) for t in replies] + [call_key(t.decode()) for t in calls]
+        keys += [rate_key(subject, m) for m in range(minute - 3, minute + 3)]  # clock skew
         return int(self.redis.delete(*keys))

@@ -18,6 +18,7 @@ from rq.job import Job
 
 from bot.checkins import FAILURES_TO_HOLD, HELD, Plan, Subscription, text as _text
 from bot.privacy import Vault
+from bot.subscription_lua import CLAIM, DISPATCHED, LEAVE, READ, SENT
 
 PREFIX = "hl:ci"
 DUE_KEY = f"{PREFIX}:due"
@@ -63,6 +64,11 @@ def stats_key(day: str) -> str:
     return f"{PREFIX}:stats:{day}"
 
 
+def batch_key(batch: str) -> str:
+    """The subjects a batch send job still has to text (bot/dispatch.py); the job names nobody."""
+    return f"{PREFIX}:batch:{batch}"
+
+
 # Compare-and-set (or delete, for '') a slot's send marker: only the attempt that saw the old
 # value may change it.
 _CAS = """
@@ -78,6 +84,9 @@ redis.call('HDEL', KEYS[1], 'inflight', 'inflight_due', 'kind', 'job')
 redis.call('ZREM', KEYS[2], ARGV[1])
 if ARGV[3] == '1' then redis.call('HINCRBY', KEYS[1], 'count', 1) end
 return 1"""
+READ_FIELDS = ("status", "freq", "window", "slot", "paused_until", "inflight", "inflight_due",
+               "job")  # what the dispatcher decides on; never the number
+SEND_FIELDS = ("status", "inflight", "job", "kind", "locale", "count", "num")  # a send job's
 # Change a field only on a hash that still exists (never resurrect a forgotten person).
 _FIELD_IF = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
@@ -92,12 +101,39 @@ class Subscriptions:
         self.redis = client
         self.vault = vault
         self._cas = client.register_script(_CAS)
+        self._claim = client.register_script(CLAIM)
         self._settle = client.register_script(_SETTLE)
+        self._sent = client.register_script(SENT)
+        self._leave = client.register_script(LEAVE)
+        self._dispatched = client.register_script(DISPATCHED)
+        self._read = client.register_script(READ)
         self._field_if = client.register_script(_FIELD_IF)
 
     # --- reading ---------------------------------------------------------------------------
     def load(self, subject: str) -> Subscription | None:
         return Subscription.from_hash(subject, self.redis.hgetall(sub_key(subject)))
+
+    def load_many(self, subjects: list[str]) -> list[Subscription | None]:
+        """What a batch send job needs (SEND_FIELDS) of many subscriptions, in one round trip."""
+        return [sub for sub, _, _ in self.read_many(subjects, SEND_FIELDS)]
+
+    def read_many(self, subjects: list[str], fields: tuple[str, ...] = READ_FIELDS
+                  ) -> list[tuple[Subscription | None, Any, Any]]:
+        """(subscription as far as `fields` go, due score, lease score) of each, at once."""
+        if not subjects:
+            return []
+        raw = self._read(keys=[DUE_KEY, LEASE_KEY, *map(sub_key, subjects)],
+                         args=[*fields, "", *subjects])
+        rows = []
+        for subject, row in zip(subjects, raw):
+            *values, due, lease = _text(row).split("\x1f")
+            rows.append((Subscription.from_hash(subject, dict(zip(fields, values))),
+                         float(due) if due else None, float(lease) if lease else None))
+        return rows
+
+    def watch(self, pipe, subjects: list[str]) -> None:
+        """WATCH these subscriptions: a change to any of them aborts the caller's MULTI."""
+        pipe.watch(*[sub_key(s) for s in subjects])
 
     def context(self, subject: str) -> dict[str, Any]:
         """Context fields for one incoming message, in one round trip."""
@@ -174,15 +210,15 @@ class Subscriptions:
         """The first message after a check-in answers it (or moves on): later digits are menus."""
         pipe.delete(open_key(subject))
 
-    # --- the dispatcher (inside transact) ----------------------------------------------------
-    def dispatched(self, pipe, subject: str, slot: str, slot_due: float, kind: str,
-                   next_slot: str, next_due: float, job_id: str, lease_until: float) -> None:
-        key = sub_key(subject)
-        pipe.hset(key, mapping={"status": "active", "inflight": slot, "inflight_due": slot_due,
-                                "kind": kind, "job": job_id, "slot": next_slot, "due": next_due})
-        pipe.hdel(key, "paused_until", "reason")
-        pipe.zadd(DUE_KEY, {subject: next_due})
-        self.relet(pipe, subject, job_id, lease_until)
+    # --- the dispatcher (inside its transaction) ---------------------------------------------
+    def dispatched(self, pipe, job_id: str, lease_until: float, entries: list[tuple]) -> None:
+        """Entries (subject, slot, slot_due, kind, next_slot, next_due) go in flight to job_id,
+        each listed in the job's batch (batch_add)."""
+        keys, args = [DUE_KEY, LEASE_KEY, batch_key(job_id)], [job_id, lease_until, MARKER_TTL]
+        for entry in entries:
+            keys += [sub_key(entry[0]), jobs_key(entry[0])]
+            args.append("\x1f".join(map(str, entry)))
+        self._dispatched(keys=keys, args=args, client=pipe)
 
     def reschedule(self, pipe, subject: str, slot: str, due: float) -> None:
         pipe.hset(sub_key(subject), mapping={"slot": slot, "due": due})
@@ -209,21 +245,40 @@ class Subscriptions:
         raw = self.redis.get(marker_key(subject, slot))
         return _text(raw) if raw is not None else None
 
-    def claim(self, subject: str, slot: str, value: str, previous: str | None) -> bool:
-        """Set the slot's marker only if it still holds `previous` (None: nobody claimed it)."""
-        return bool(self._cas(keys=[marker_key(subject, slot)],
-                              args=[previous or "", value, MARKER_TTL]))
+    def markers(self, pairs: list[tuple[str, str]]) -> list[str | None]:
+        """The markers of many (subject, slot) pairs in one round trip."""
+        if not pairs:
+            return []
+        raw = self.redis.mget([marker_key(subject, slot) for subject, slot in pairs])
+        return [_text(r) if r is not None else None for r in raw]
+
+    def claim(self, subject: str, slot: str, value: str, previous: str | None,
+              owner: str | None = None) -> int:
+        """Set the slot's marker only if it still holds `previous` (None: nobody claimed it):
+        1 claimed, 0 another attempt changed it. With `owner` (the job holding the lease), -1
+        when the subscription no longer wants this slot from that job (STOP, re-dispatch)."""
+        check = [slot, owner] if owner is not None else ["", ""]
+        return int(self._claim(keys=[marker_key(subject, slot), sub_key(subject)],
+                               args=[previous or "", value, MARKER_TTL, *check]))
 
     def sent(self, subject: str, slot: str, sid: str) -> None:
         """Twilio took the text: mark the slot, map the SID for status callbacks, open replies."""
-        pipe = self.redis.pipeline()
-        pipe.set(marker_key(subject, slot), f"sent:{sid}", ex=MARKER_TTL)
-        pipe.set(sid_key(sid), subject, ex=SID_TTL)
-        pipe.sadd(sids_key(subject), sid)
-        pipe.expire(sids_key(subject), SID_TTL)
-        pipe.set(open_key(subject), slot, ex=OPEN_TTL)
-        pipe.execute()
-        self._settle(keys=[sub_key(subject), LEASE_KEY], args=[subject, slot, "1"])
+        keys = [sub_key(subject), LEASE_KEY, marker_key(subject, slot), sid_key(sid),
+                sids_key(subject), open_key(subject)]
+        self._sent(keys=keys, args=[subject, slot, sid, MARKER_TTL, SID_TTL, OPEN_TTL])
+
+    # --- batch send jobs ------------------------------------------------------------------------
+    def batch_add(self, pipe, batch: str, subjects: list[str]) -> None:
+        pipe.sadd(batch_key(batch), *subjects)
+        pipe.expire(batch_key(batch), MARKER_TTL)
+
+    def batch_members(self, batch: str) -> list[str]:
+        return sorted(_text(s) for s in self.redis.smembers(batch_key(batch)))
+
+    def batch_done(self, batch: str, subjects: list[str]) -> None:
+        """These need nothing more from the batch job (the set goes when the last one does)."""
+        if subjects:
+            self.redis.srem(batch_key(batch), *subjects)
 
     def settle(self, subject: str, slot: str, outcome: str) -> None:
         """Close a slot that will not be sent (skipped, or refused for good)."""
@@ -301,6 +356,8 @@ class Subscriptions:
         """Erase every check-in key and entry of one person and cancel their queued jobs."""
         job_ids = [_text(j) for j in self.redis.smembers(jobs_key(subject))]
         for job_id in job_ids:
+            if self._leave(keys=[batch_key(job_id)], args=[subject]) > 0:
+                continue  # the batch job still texts others: it runs, without this person
             try:
                 Job.fetch(job_id, connection=self.redis).delete()
             except NoSuchJobError:

@@ -2,7 +2,8 @@
 
 The SMS engine and flows/ decide where a caller goes, so the menus exist once. This module adds
 only what a phone needs: a language step, keys that mean the same on every screen (* repeat,
-0 menu, 8 text me this, 9 emergency), re-prompts on silence, and the dial to a live line.
+0 menu, 8 text me this, 9 emergency; 7 a text reminder tomorrow on screens that offer one),
+re-prompts on silence, and the dial to a live line.
 """
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from typing import Callable, Mapping
 from bot.content import Content
 from bot.engine import EMERGENCY, MAIN, Context, Engine, Outcome, Reply, State
 from bot.keywords import fold
+from bot.reminder_flow import REMINDER_OFFER
 from bot.voice_words import Words, load_words
 
 LANGUAGE, MENU = "language", "menu"   # a call's phase: the language step, then the menus
 DIAL_NODE = "talk"                    # entering this node connects the caller to LIVE_LINE_NUMBER
-REPEAT, TEXT_ME, EMERGENCY_KEY = "*", "8", "9"
+REPEAT, TEXT_ME, EMERGENCY_KEY, REMIND_KEY = "*", "8", "9", "7"
 RESERVED_KEYS = (TEXT_ME, EMERGENCY_KEY)  # the same on every screen, so flows must not use them
 MISS_HINTS = ("hint.unknown", "hint.bad_number")
 EMERGENCY_REPEATS = 20                # silence repeats the steps this often (~15 min), then goodbye
@@ -62,6 +64,7 @@ class Plan:
     timeout: int = TIMEOUT
     text: Mapping | None = None
     zip_entry: bool = False  # a screen that takes a ZIP code: keys until #, not one digit  # {"node", "locale", "body"}: an SMS to send once this step commits
+    remind: Mapping | None = None  # {"node", "key", "params", "locale"}: a reminder to book then
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,8 @@ class PhoneTree:
             return self.show(replace(call, misses=0))
         if key == TEXT_ME:
             return self._text_me(call, texting)
+        if key == REMIND_KEY and self.remindable(call):
+            return self._remind_me(call, texting)
         if key or heard.speech:
             return self._go(call, self.engine.step(call.state, key or heard.speech, now, VOICE))
         return self._silence(call)
@@ -221,17 +226,27 @@ class PhoneTree:
     def _text_me(self, call: Call, texting: Callable[[], str]) -> tuple[Call, Plan]:
         if not self.textable(call):
             return self._miss(call, Reply("hint.bad_number"))
-        status, locale, node = texting(), call.state.locale, call.state.node
-        said = {TEXTED: "voice.text_sent", OPTED_OUT: "voice.text_opted_out"}.get(
-            status, "voice.text_unavailable")
-        text = None
-        if status == TEXTED:
-            body = "\n\n".join(self.content.render(r.key, locale, "sms", r.params)
-                               for r in call.screen)
-            text = {"node": node, "locale": locale, "body": body}
+        locale = call.state.locale
+        body = "\n\n".join(self.content.render(r.key, locale, "sms", r.params) for r in call.screen)
+        return self._by_text(call, texting(), "voice.text_sent",
+                             text={"node": call.state.node, "locale": locale, "body": body})
+
+    def _remind_me(self, call: Call, texting: Callable[[], str]) -> tuple[Call, Plan]:
+        """7: the screen the caller heard, texted tomorrow morning (bot/reminders.py books it)."""
+        screen = call.screen[-1]
+        return self._by_text(call, texting(), "voice.remind_set", remind={
+            "node": call.state.node, "key": screen.key, "params": dict(screen.params),
+            "locale": call.state.locale})
+
+    def _by_text(self, call: Call, status: str, done: str, **payload) -> tuple[Call, Plan]:
+        """After 8 or 7: what happens, then the keys; the payload only when we may text them."""
+        locale, node = call.state.locale, call.state.node
+        said = {TEXTED: done, OPTED_OUT: "voice.text_opted_out"}.get(status, "voice.text_unavailable")
         controls = {"text": False, "main": False, "loop": node == EMERGENCY}
-        lines = (Line(said, {}, locale), Line("voice.controls", controls, locale))
-        return replace(call, misses=0), replace(self._listen(call, lines), text=text)
+        plan = self._listen(call, (Line(said, {}, locale), Line("voice.controls", controls, locale)))
+        if status == TEXTED:
+            plan = replace(plan, **payload)
+        return replace(call, misses=0), plan
 
     # --- what a screen sounds like ---------------------------------------------------------
     def show(self, call: Call, extra: tuple[Reply, ...] = ()) -> tuple[Call, Plan]:
@@ -246,7 +261,7 @@ class PhoneTree:
         if f"voice.prompt.{node.id}" in self.content.keys():
             lines.append(Line(f"voice.prompt.{node.id}", {}, locale))
         controls = {"text": self.textable(call), "main": node.id == MAIN,
-                    "loop": node.id == EMERGENCY}
+                    "loop": node.id == EMERGENCY, "remind": self.remindable(call)}
         lines.append(Line("voice.controls", controls, locale))
         return call, self._listen(call, tuple(lines))
 
@@ -271,6 +286,11 @@ class PhoneTree:
         node = self.engine.flow.node(call.state.node)
         return (call.phase == MENU and node.id not in (MAIN, DIAL_NODE) and bool(call.screen)
                 and call.screen[-1].key == node.say)
+
+    def remindable(self, call: Call) -> bool:
+        """Screens whose node offers a reminder (flows: `offer: reminder_offer`), as by text."""
+        node = self.engine.flow.node(call.state.node)
+        return self.textable(call) and node.offer == REMINDER_OFFER
 
     def hints(self, node_id: str, locale: str) -> str:
         """Speech hints: words that open each option's screen, then the words for keys."""

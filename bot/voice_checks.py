@@ -26,7 +26,7 @@ def voice_nodes(flow: Flow, topic_targets: set[str]) -> set[str]:
     return reachable(flow, [flow.start, EMERGENCY, CRISIS, NEARBY, *topic_targets])
 
 
-def _example(content: Content, locale: str, key: str) -> dict:
+def example(content: Content, locale: str, key: str) -> dict:
     """The entry's `example:` parameters, read from its file as bot/checks.py does."""
     entry = content.entries[locale][key]
     raw = yaml.safe_load(Path(content.dir, entry.file).read_text(encoding="utf-8")) or {}
@@ -75,7 +75,7 @@ def check_voice(helpline) -> list[str]:
 def _check_entry(content: Content, locale: str, key: str, words: Words, node, press: bool):
     where = f"{content.entries[locale][key].file}: {key} (voice)"
     try:
-        text = content.render(key, locale, "voice", _example(content, locale, key))
+        text = content.render(key, locale, "voice", example(content, locale, key))
     except Exception:  # the main content check reports template errors with their line
         return []
     errors = [f"{where}: {problem}" for problem in ear_problems(text, words)]

@@ -7,14 +7,12 @@ conversation on the same screen, so the "Reply 1 ..." in the text works.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 
 import redis
 from rq import get_current_job
 
 from bot.config import load_settings
 from bot.content import segments
-from bot.engine import State
 from bot.outbound import build_sender
 from bot.privacy import Vault, mask_number
 from bot.ratelimit import TokenBucket
@@ -52,12 +50,5 @@ def send_screen_text(sealed_number: str, node: str, locale: str, body: str) -> d
     if result.retryable:
         raise SendFailed(result.detail)
     if result.ok:
-        _continue_by_text(store, subject, node, locale)
+        store.put_on_screen(subject, node, locale)  # so the "Reply 1 ..." in the text works
     return {"sent": result.ok, "sid": result.sid, "detail": result.detail}
-
-
-def _continue_by_text(store: Store, subject: str, node: str, locale: str) -> None:
-    """Put the caller's text conversation on the texted screen, so its numbered replies work."""
-    raw = store.load_session(subject)
-    state = State.from_dict(raw) if raw else State()
-    store.save_session(subject, replace(state, node=node, locale=locale, history=()).to_dict())

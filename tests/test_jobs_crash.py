@@ -1,6 +1,6 @@
-"""A worker SIGKILLed in the middle of a batch, with a text in flight at Twilio, loses nothing and
-doubles nothing: the next dispatcher run hands the dead job's check-in to a new job, which asks
-Twilio whether the text went out before sending it again."""
+"""A worker SIGKILLed in the middle of a batch job, with a text in flight at Twilio, loses nothing
+and doubles nothing: the next dispatcher run hands the dead job's unsettled check-ins to a new
+job, which asks Twilio whether the one in flight went out before sending it again."""
 from __future__ import annotations
 
 import os
@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from rq import Queue
+from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
 from bot.jobs import DISPATCH_QUEUE, LEASE, SEND_QUEUE
@@ -20,6 +21,7 @@ from tests.conftest import ROOT, _BASE_ENV, run_worker
 from tests.test_jobs import Person, dispatch
 
 PEOPLE = 6
+RATE = "2"  # two send threads, texts starting half a second apart: the kill lands between two
 
 
 def wait_for(condition, what: str, timeout: float = 30.0) -> None:
@@ -69,24 +71,33 @@ def test_sigkill_mid_batch_delivers_every_due_check_in_exactly_once(
     people = [Person(checkin_app, f"+1612555030{n}") for n in range(PEOPLE)]
     at = max(p.due for p in people) + timedelta(minutes=1)
     assert f"enqueued {PEOPLE}" in dispatch(checkin_app, at)
-    fake_twilio.delay_next(1.0, times=2)  # the 2nd text will be at Twilio when the kill comes
+    redis = people[0].helpline.redis
+    [batch] = Queue(SEND_QUEUE, connection=redis).get_job_ids()  # one job for all six
+    slots = {p.number: p.sub.inflight for p in people}
+    fake_twilio.delay_next(2.0)  # the 1st text will still be at Twilio when the kill comes
     worker = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT,
-                              env={**_BASE_ENV, **worker_env}, start_new_session=True,
+                              env={**_BASE_ENV, **worker_env, "SEND_RATE_PER_SECOND": RATE},
+                              start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: len(fake_twilio.messages) == 1 and fake_twilio.delays_left() == 0,
-                 "the first text sent and the second one in flight")
+                 "one text in flight and the next one sent")
     finally:
         kill_all(worker)
-    redis = people[0].helpline.redis
-    assert Queue(SEND_QUEUE, connection=redis).count == PEOPLE - 2  # mid-batch: one sent, one
-    # in flight, the rest never started; and the worker had booked the dispatcher's next run
+    assert Job.fetch(batch, connection=redis).get_status() == JobStatus.STARTED  # it died
+    marks = {p.number: p.helpline.extras["checkins"].subs.marker(p.subject, slots[p.number])
+             for p in people}
+    sent = [n for n, m in marks.items() if m and m.startswith("sent:")]
+    pending = [n for n, m in marks.items() if m and m.startswith("pending:")]
+    assert sent and pending and len(sent) + len(pending) < PEOPLE  # mid-batch
+    # and the worker had booked the dispatcher's next run
     assert any(j.startswith("checkins-tick-") for j in
                ScheduledJobRegistry(DISPATCH_QUEUE, connection=redis).get_job_ids())
-    wait_for(lambda: len(fake_twilio.messages) == 2, "Twilio to accept the text in flight")
+    wait_for(lambda: len(fake_twilio.messages) == len(sent) + len(pending),
+             "Twilio to accept the text in flight")
 
     later = at + LEASE + timedelta(minutes=1)
-    assert "recovered 1" in dispatch(checkin_app, later)  # the dead job's lease ran out
+    assert f"recovered {PEOPLE - len(sent)}" in dispatch(checkin_app, later)  # lease ran out
     run_worker(worker_env)
 
     assert sorted(m.form["To"] for m in fake_twilio.messages) == sorted(p.number for p in people)

@@ -30,11 +30,20 @@ def signature_valid() -> bool:
     return validator.validate(public_url(), request.form, signature)
 
 
+def refuse_long_stream() -> None:
+    """413 for a chunked body (no Content-Length) past MAX_CONTENT_LENGTH: werkzeug would
+    silently cut it at the limit, and a cut form is not what was sent."""
+    if request.content_length is None and request.environ.get("wsgi.input_terminated"):
+        request.get_data(cache=True)  # kept for request.form; stops at the limit
+        request.stream.read(1)  # at the limit, reading on raises RequestEntityTooLarge
+
+
 def twilio_signed(view):
     """403 for a missing or forged signature: nothing is read, written or sent."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
+        refuse_long_stream()
         if not signature_valid():
             log.warning("rejected request with a missing or invalid X-Twilio-Signature on %s",
                         request.path)

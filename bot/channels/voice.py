@@ -89,18 +89,21 @@ def _step(heard: Heard, n: int, at: str, lang: str) -> Response:
             stored = call.reply if call.reply and call.reply.get("n") == n else None
             return None, (stored or {"xml": _twiml(*tree.show(call)), "text": None}, None)
         new, plan = tree.answer(call, heard, now, lambda: _text_status(helpline, number))
-        reply = {"n": n, "xml": _twiml(new, plan), "text": plan.text}
+        reply = {"n": n, "xml": _twiml(new, plan), "text": plan.text, "remind": plan.remind}
         moved = (new.state.node, new.phase) != (call.state.node, call.phase)
         return replace(new, reply=reply).to_dict(), (reply, new.state.node if moved else None)
 
     try:
-        reply, visited = helpline.store.update_call(helpline.vault.token(sid), change)
+        caller = helpline.vault.subject(number) if normalize_number(number) else None
+        reply, visited = helpline.store.update_call(helpline.vault.token(sid), change, caller)
     except REDIS_ERRORS as exc:
         log.error("redis unavailable on a call, answering from the URL: %s", type(exc).__name__)
         new, plan = tree.answer(tree.call_at(at, lang, n), heard, now, lambda: NO_TEXT)
         return _xml(_twiml(new, plan))
     if reply.get("text"):
         _enqueue_text(helpline, sid, number, reply["text"])
+    if reply.get("remind"):
+        _book_reminder(helpline, number, reply["remind"], now)
     if visited:
         _count(helpline, visited, now)
     return _xml(reply["xml"])
@@ -142,6 +145,15 @@ def _enqueue_text(helpline, sid: str, number: str, text: dict) -> None:
         log.info("text for this call and screen already queued (%s)", mask_number(number))
     except REDIS_ERRORS as exc:
         log.error("could not queue a text for %s: %s", mask_number(number), type(exc).__name__)
+
+
+def _book_reminder(helpline, number: str, remind: dict, now: datetime) -> None:
+    """Press 7: the job id is derived from the caller and the screen, so a retried webhook
+    books the same one reminder (bot/reminders.py)."""
+    try:
+        helpline.extras["reminders"].from_call(number, remind, now)
+    except REDIS_ERRORS as exc:
+        log.error("could not book a reminder for %s: %s", mask_number(number), type(exc).__name__)
 
 
 def _count(helpline, node: str, now: datetime) -> None:
