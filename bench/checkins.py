@@ -70,7 +70,8 @@ def runtime(redis_url: str, fake: "FakeTwilio | ChildTwilio", rate: float) -> jo
     env = {"REDIS_URL": redis_url, "HELPLINE_ENV": "test", "HELPLINE_SECRET": secrets.token_urlsafe(48),
            "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
            "TWILIO_FROM_NUMBER": "+16125550100", "TWILIO_API_BASE_URL": fake.base_url,
-           "SEND_RATE_PER_SECOND": str(rate), "QUIET_HOURS_START": "0", "QUIET_HOURS_END": "0"}
+           "SEND_RATE_PER_SECOND": str(rate), "QUIET_HOURS_START": "0", "QUIET_HOURS_END": "0",
+           "REDIS_TIMEOUT_SECONDS": "30"}
     rt = jobs.Runtime.of(build(load_settings(env))).warm()  # as worker.py does
     jobs.use(rt)
     return rt

@@ -102,6 +102,9 @@ def configure(settings: Settings) -> None:
         return
     root.addHandler(build_handler(settings.log_format))
     root.setLevel(logging.INFO)
+    # twilio's client logs every request's headers and parameters at INFO: noise at best,
+    # recipients at worst (masked by the filter, but better never written).
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
     root._helpline_configured = True
 
 
