@@ -133,7 +133,17 @@ class PhoneTree:
         if at == LANGUAGE or at not in self.engine.flow.nodes:
             return Call(State(locale=locale), n, LANGUAGE if at == LANGUAGE else MENU)
         node = self.engine.flow.node(at)
+        if not self._speakable(node.say, locale):  # its words need what only Redis knew
+            node = self.engine.flow.node(self.engine.flow.start)
         return Call(State(node=node.id, locale=locale), n, MENU, screen=(Reply(node.say),))
+
+    def _speakable(self, key: str, locale: str) -> bool:
+        """A screen that can be said without parameters (the nearest places cannot)."""
+        try:
+            self.content.render(key, locale, "voice")
+            return True
+        except Exception:  # a missing parameter: jinja2's StrictUndefined
+            return False
 
     # --- one step --------------------------------------------------------------------------
     def answer(self, call: Call, heard: Heard, now: datetime,

@@ -7,6 +7,7 @@ none is a 5xx.
 """
 from __future__ import annotations
 
+import logging
 import random
 import xml.etree.ElementTree as ET
 from urllib.parse import urlencode
@@ -80,7 +81,8 @@ WEBHOOKS = {
 
 
 @pytest.mark.parametrize("webhook", sorted(WEBHOOKS))
-def test_ten_thousand_generated_signed_requests(client, webhook):
+def test_ten_thousand_generated_signed_requests(client, webhook, caplog):
+    caplog.set_level(logging.ERROR, logger="bot.errors")
     rng = random.Random(f"fuzz {webhook}")
     answered = 0
     for _ in range(FUZZ_CASES):
@@ -92,6 +94,8 @@ def test_ten_thousand_generated_signed_requests(client, webhook):
         assert_answered(response, webhook == "/sms/status")
         answered += response.status_code in (200, 204)
     assert answered > FUZZ_CASES // 3  # most requests were real enough to be answered
+    crashes = [r.getMessage() for r in caplog.records if r.getMessage().startswith("unhandled")]
+    assert crashes == []  # never the safe fallback because our code failed
 
 
 @pytest.mark.parametrize("path", ["/voice", "/voice/step?n=1&at=main&lang=en",

@@ -25,7 +25,7 @@ from bot import create_app
 from bot.engine import Context, State
 from bot.store import session_key
 from tests.conftest import ROOT, Texter, make_settings, message_texts, run_worker
-from tests.signing import AUTH_TOKEN, BASE_URL, new_sid, signature, sms_form
+from tests.signing import AUTH_TOKEN, BASE_URL, new_sid, post_signed, signature, sms_form
 from tests.test_jobs import dispatch, texts_to
 from tests.test_ops_gunicorn import GUNICORN, free_port, wait_for
 from tests.test_privacy import subscription
@@ -125,6 +125,14 @@ def test_subscriptions_and_schedules_survive_a_restart(own_app, valkey, fake_twi
                                     + timedelta(minutes=1))
     run_worker(env)
     assert sorted(m.form["To"] for m in fake_twilio.messages) == sorted(p.number for p in people)
+
+
+def test_a_caller_on_the_nearby_screen_when_redis_lost_the_call_hears_a_screen(client, caplog):
+    """The nearest places cannot be rebuilt from the URL alone: the caller hears the menu."""
+    form = {"CallSid": new_sid("CA"), "From": "+16125557374", "Digits": "*"}  # "say it again"
+    response = post_signed(client, "/voice/step?n=3&at=nearby&lang=en", form)
+    assert response.status_code == 200 and "unhandled" not in caplog.text
+    assert "press 1" in response.get_data(as_text=True) and "Gather" in response.get_data(as_text=True)
 
 
 # --- 50 at once: every conversation ends where some order of its messages leads ------------------

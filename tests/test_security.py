@@ -20,6 +20,7 @@ from bot import create_app
 from bot.config import DEV_SECRET, ConfigError, load_settings
 from tests.conftest import ROOT, _BASE_ENV, make_settings
 from tests.signing import AUTH_TOKEN, BASE_URL, post_signed, signature, sms_form
+from tests.test_resilience import gunicorn  # noqa: F401  (a fixture: one real gunicorn)
 from tests.test_voice import Caller
 
 CALL = {"CallSid": "CA" + "1" * 32, "From": "+16125557360", "To": "+16125550100",
@@ -207,5 +208,3 @@ def test_a_chunked_body_over_64_kib_gets_413_from_gunicorn(gunicorn):
                                 signature(BASE_URL + "/sms", form))
     assert status == 200 and b"Reply with a number" in text
 
-
-from tests.test_resilience import gunicorn  # noqa: E402,F401  (a module-scoped real server)
