@@ -5,6 +5,7 @@ database you can spare (e.g. redis://127.0.0.1:6379/15): the tests flush it.
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -131,11 +132,13 @@ def run_worker(env: dict, *args: str, timeout: float = 60):
     return result
 
 
-def drain(app) -> None:
+def drain(app, sender=None) -> None:
     """An RQ burst worker (with the scheduler) in this process, for tests that send many times:
-    the same jobs and queues as `python worker.py --burst` without a new interpreter each time."""
+    the same jobs and queues as `python worker.py --burst` without a new interpreter each time.
+    `sender` replaces the one the settings would build (e.g. a client with a short timeout)."""
     helpline = app.config["HELPLINE"]
-    jobs.use(jobs.Runtime.of(helpline))
+    runtime = jobs.Runtime.of(helpline)
+    jobs.use(dataclasses.replace(runtime, _sender=sender) if sender is not None else runtime)
     connection = redis.Redis.from_url(helpline.settings.redis_url)
     try:
         SimpleWorker(jobs.QUEUES, connection=connection).work(burst=True, with_scheduler=True)

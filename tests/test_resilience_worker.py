@@ -7,15 +7,13 @@ exactly once. (A worker SIGKILLed mid-job: tests/test_jobs_crash.py.)
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from datetime import timedelta
 
-import redis
-from rq import SimpleWorker
 from rq.registry import FailedJobRegistry
 
 from bot import jobs
 from bot.outbound import TwilioSender
+from tests.conftest import drain
 from tests.signing import BASE_URL
 from tests.test_jobs import Person, dispatch, texts_to
 from tests.test_privacy import release_scheduled
@@ -27,17 +25,10 @@ TIMEOUT = 0.5  # the client gives up on Twilio after this (10 s in production)
 
 def work(app, fake) -> None:
     """`python worker.py --burst` in this process, with a Twilio client that gives up sooner."""
-    helpline = app.config["HELPLINE"]
     sender = TwilioSender(ACCOUNT_SID, AUTH_TOKEN, from_number="+16125550100",
                           api_base_url=fake.base_url, timeout=TIMEOUT,
                           status_callback_url=BASE_URL + "/sms/status")
-    jobs.use(replace(jobs.Runtime.of(helpline), _sender=sender))
-    connection = redis.Redis.from_url(helpline.settings.redis_url)
-    try:
-        SimpleWorker(jobs.QUEUES, connection=connection).work(burst=True, with_scheduler=True)
-    finally:
-        jobs.use(None)
-        connection.close()
+    drain(app, sender)
 
 
 def posts(fake, status: int) -> int:
