@@ -2,7 +2,6 @@
 --burst`, the real twilio client against the local Twilio-compatible server (tests/twilio_server.py)."""
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -18,6 +17,7 @@ from bot.privacy import Vault
 from bot.ratelimit import TokenBucket
 from bot.subscriptions import Subscriptions
 from tests.conftest import Texter, drain, make_settings, run_worker
+from tests.waiting import wait_until
 from tests.signing import AUTH_TOKEN, post_signed
 from tests.twilio_server import ACCOUNT_SID
 
@@ -280,7 +280,7 @@ def test_a_timed_out_send_is_looked_up_at_twilio_before_it_is_sent_again(
 
     assert deliver(subs, sender, bucket, attempt)[0] == RETRY
     assert subs.marker(attempt.subject, attempt.slot).startswith("pending:")
-    wait_until(lambda: len(fake_twilio.messages) == 1)
+    twilio_gets_there(lambda: len(fake_twilio.messages) == 1)
     assert deliver(subs, sender, bucket, attempt)[0] == DONE  # found at Twilio: not sent again
 
     assert len(fake_twilio.messages) == 1
@@ -304,11 +304,8 @@ def test_a_refused_send_is_retried_without_a_lookup(redis_client, fake_twilio):
     assert [r.method for r in fake_twilio.requests] == ["POST", "POST"]
 
 
-def wait_until(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "the local Twilio server never got there"
-        time.sleep(0.02)
+def twilio_gets_there(condition) -> None:
+    wait_until(condition, "the local Twilio server")
 
 
 def test_the_dispatcher_runs_every_minute_as_one_chain(checkin_app, fake_twilio):

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,18 +17,11 @@ from rq.registry import ScheduledJobRegistry
 
 from bot.jobs import DISPATCH_QUEUE, LEASE, SEND_QUEUE
 from tests.conftest import ROOT, _BASE_ENV, run_worker
+from tests.waiting import wait_until
 from tests.test_jobs import Person, dispatch
 
 PEOPLE = 6
 RATE = "2"  # two send threads, texts starting half a second apart: the kill lands between two
-
-
-def wait_for(condition, what: str, timeout: float = 30.0) -> None:
-    """Poll until the worker gets there; a deadline only so a broken build fails, not hangs."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.02)
 
 
 def descendants(pid: int) -> list[int]:
@@ -80,7 +72,7 @@ def test_sigkill_mid_batch_delivers_every_due_check_in_exactly_once(
                               start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: len(fake_twilio.messages) == 1 and fake_twilio.delays_left() == 0,
+        wait_until(lambda: len(fake_twilio.messages) == 1 and fake_twilio.delays_left() == 0,
                  "one text in flight and the next one sent")
     finally:
         kill_all(worker)
@@ -93,7 +85,7 @@ def test_sigkill_mid_batch_delivers_every_due_check_in_exactly_once(
     # and the worker had booked the dispatcher's next run
     assert any(j.startswith("checkins-tick-") for j in
                ScheduledJobRegistry(DISPATCH_QUEUE, connection=redis).get_job_ids())
-    wait_for(lambda: len(fake_twilio.messages) == len(sent) + len(pending),
+    wait_until(lambda: len(fake_twilio.messages) == len(sent) + len(pending),
              "Twilio to accept the text in flight")
 
     later = at + LEASE + timedelta(minutes=1)

@@ -6,7 +6,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -16,6 +15,7 @@ from prometheus_client.mmap_dict import MmapedDict, mmap_key
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.signing import AUTH_TOKEN, BASE_URL, new_sid, signature, sms_form
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).parent / "gunicorn"
@@ -103,17 +103,19 @@ def server(redis_url, tmp_path_factory):
         proc.wait(timeout=15)
 
 
-def wait_for(url: str, proc: subprocess.Popen, log: Path, limit: float = 30.0) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
+def wait_for(url: str, proc: subprocess.Popen, log: Path) -> None:
+    """Until gunicorn answers (the first answer waits for a worker to load the app)."""
+
+    def answers() -> bool:
         if proc.poll() is not None:
             pytest.fail(f"gunicorn exited with {proc.returncode}:\n{log.read_text()}")
         try:
-            requests.get(url, timeout=5)  # the first answer waits for a worker to load the app
-            return
+            requests.get(url, timeout=5)
+            return True
         except requests.RequestException:
-            time.sleep(0.1)
-    pytest.fail(f"gunicorn did not answer within {limit} s:\n{log.read_text()}")
+            return False
+
+    wait_until(answers, f"gunicorn at {url}")
 
 
 def test_two_workers_report_the_same_summed_counters(server):

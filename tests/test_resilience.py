@@ -25,6 +25,7 @@ from bot import create_app
 from bot.engine import Context, State
 from bot.store import session_key
 from tests.conftest import ROOT, Texter, make_settings, message_texts, run_worker
+from tests.waiting import wait_until
 from tests.signing import AUTH_TOKEN, BASE_URL, new_sid, post_signed, signature, sms_form
 from tests.test_jobs import dispatch, texts_to
 from tests.test_ops_gunicorn import GUNICORN, free_port, wait_for
@@ -63,11 +64,8 @@ def signed_up(app, number: str) -> Texter:
     return texter
 
 
-def wait_healthy(client, limit: float = 20.0) -> None:
-    deadline = time.monotonic() + limit
-    while client.get("/healthz").status_code != 200:
-        assert time.monotonic() < deadline, "/healthz never came back"
-        time.sleep(0.1)
+def wait_healthy(client) -> None:
+    wait_until(lambda: client.get("/healthz").status_code == 200, "/healthz to come back")
 
 
 def test_redis_down_the_webhooks_answer_and_when_it_returns_everything_carries_on(
@@ -166,11 +164,8 @@ class Commits:
         except (redis.ConnectionError, ValueError, OSError):
             pass  # stop() closed the connection
 
-    def wait_for(self, count: int, limit: float = 20.0) -> None:
-        deadline = time.monotonic() + limit
-        while sum(map(len, self.writes.values())) < count:
-            assert time.monotonic() < deadline, "MONITOR did not show every commit"
-            time.sleep(0.02)
+    def wait_for(self, count: int) -> None:
+        wait_until(lambda: sum(map(len, self.writes.values())) >= count, "MONITOR to show every commit")
 
     def stop(self) -> None:
         self._connection.connection.disconnect()

@@ -6,7 +6,6 @@ exactly once. (A worker SIGKILLed mid-job: tests/test_jobs_crash.py.)
 """
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 from rq.registry import FailedJobRegistry
@@ -14,6 +13,7 @@ from rq.registry import FailedJobRegistry
 from bot import jobs
 from bot.outbound import TwilioSender
 from tests.conftest import drain
+from tests.waiting import wait_until
 from tests.signing import BASE_URL
 from tests.test_jobs import Person, dispatch, texts_to
 from tests.test_privacy import release_scheduled
@@ -33,13 +33,6 @@ def work(app, fake) -> None:
 
 def posts(fake, status: int) -> int:
     return sum(1 for r in fake.requests if r.method == "POST" and r.status == status)
-
-
-def wait_until(condition, what: str, limit: float = 10.0) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.02)
 
 
 def due_people(app, first: int):
