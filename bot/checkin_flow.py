@@ -54,10 +54,14 @@ class CheckinFlow:
         return Outcome(state, (Reply("checkin.status", self._params(ctx)),))
 
     # --- signing up: how often, when, YES ----------------------------------------------------
-    def _ask_often(self, engine: Engine, state: State, ctx) -> Outcome:
+    def _ask_often(self, engine: Engine, state: State, ctx, remember: bool = True) -> Outcome:
         if ctx.opted_out:
             return Outcome(state, (Reply("checkin.start_first"),))
-        return engine.enter(state, OFTEN, params={"changing": ctx.subscribed})
+        return engine.enter(state, OFTEN, params={"changing": ctx.subscribed}, remember=remember)
+
+    def often_again(self, engine: Engine, state: State, ctx) -> Outcome:
+        """BACK to "how often?" asks it again."""
+        return self._ask_often(engine, state, ctx, remember=False)
 
     def _often(self, engine, state, choice, now, ctx):
         freq = FREQ_CHOICES.get(choice)
@@ -178,7 +182,8 @@ def handlers(rules: Rules) -> dict[str, Callable]:
     return {"expects:choice": flow.choice, "answer": flow.answer,
             "command:checkin": flow.checkin, "command:status": flow.status,
             "command:change": flow.change, "command:pause": flow.pause,
-            "command:resume": flow.resume, "command:start": flow.start}
+            "command:resume": flow.resume, "command:start": flow.start,
+            f"screen:{OFTEN}": flow.often_again}
 
 
 def merge(*maps: Mapping[str, Callable]) -> dict[str, Callable]:

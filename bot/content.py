@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import jinja2
+import jinja2.meta
 import yaml
 
 NON_TEMPLATE_FILES = {"keywords.yaml"}
@@ -125,6 +126,17 @@ class Content:
                 raise ContentError(f"{entry.file}: {key}: template error line {exc.lineno}: "
                                    f"{exc.message}") from None
         return self._compiled[cache_key]
+
+    def needs_params(self, key: str) -> bool:
+        """Whether some variant of `key` uses a value only its caller can give (a place, a
+        plan): such a screen cannot be drawn again from the flow alone (Engine.drawn_by_hooks)."""
+        given = set(self.env.globals) | {"channel", "locale"}
+        for entries in self.entries.values():
+            entry = entries.get(key)
+            for source in (entry.sms, entry.voice) if entry else ():
+                if source and jinja2.meta.find_undeclared_variables(self.env.parse(source)) - given:
+                    return True
+        return False
 
     def render(self, key: str, locale: str, channel: str = "sms",
                params: Mapping[str, Any] | None = None) -> str:

@@ -93,6 +93,9 @@ class Engine:
     detect: Callable[[str], Any] = lambda text: None
     locate: Callable[[str], Any] | None = None
     handlers: Mapping[str, Callable] = field(default_factory=dict)
+    # Nodes whose screen a hook draws with values of its own (Content.needs_params): BACK asks
+    # the node's `screen:<id>` hook to draw it again, or passes over it if there is none.
+    drawn_by_hooks: frozenset[str] = frozenset()
 
     def step(self, state: State | None, text: str, now: datetime,
              ctx: Context = Context()) -> Outcome:
@@ -175,10 +178,17 @@ class Engine:
         return self.main_menu(state)
 
     def _cmd_back(self, state, ctx, folded):
-        if not state.history:
-            return self.main_menu(state)
-        previous = state.history[-1]
-        return self.enter(replace(state, history=state.history[:-1]), previous, remember=False)
+        history = state.history
+        while history:
+            previous, history = history[-1], history[:-1]
+            back = replace(state, history=history)
+            screen = self.handlers.get(f"screen:{previous}")
+            outcome = screen(self, back, ctx) if screen is not None else None
+            if outcome is not None:
+                return outcome
+            if previous not in self.drawn_by_hooks:
+                return self.enter(back, previous, remember=False)
+        return self.main_menu(state)
 
     def _cmd_help(self, state, ctx, folded):
         return Outcome(state, (Reply("help.info"),))

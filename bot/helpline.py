@@ -86,7 +86,8 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     hooks = checkin_flow.merge(nearby.handlers(locator), checkin_flow.handlers(rules),
                                forget.handlers(),  # before reminders: a pending FORGET's YES wins
                                reminder_flow.handlers(rules, reminders.fitter(content)))
-    engine = Engine(flow, lexicons, detect=detector.detect, handlers=hooks)
+    drawn = frozenset(n.id for n in flow.nodes.values() if content.needs_params(n.say))
+    engine = Engine(flow, lexicons, detect=detector.detect, handlers=hooks, drawn_by_hooks=drawn)
     store = Store(client, settings.session_ttl, settings.dedupe_ttl)
     vault = Vault(settings.secret)
     conversations = Conversations(engine, content, store, vault,

@@ -21,13 +21,15 @@ def _results(pairs, offset: int = 0) -> list[dict]:
             for i, (s, miles) in enumerate(pairs, 1)]
 
 
-def _show(engine: Engine, state: State, locator: Locator, place: dict, offset: int) -> Outcome:
+def _show(engine: Engine, state: State, locator: Locator, place: dict, offset: int,
+          remember: bool = True) -> Outcome:
     pairs = locator.nearest(place["lat"], place["lon"], n=PAGE, offset=offset)
     if not pairs:
         return Outcome(state, (Reply("naloxone.no_more"),))
     more = offset + PAGE < len(locator.sites)
     outcome = engine.enter(state, NODE, params={"place": place["label"],
-                                                "results": _results(pairs, offset), "more": more})
+                                                "results": _results(pairs, offset), "more": more},
+                           remember=remember)
     kept = dict(outcome.state.vars, keep_place=dict(place, offset=offset))
     return replace(outcome, state=replace(outcome.state, vars=kept))
 
@@ -60,11 +62,19 @@ def handlers(locator: Locator) -> dict:
             return None
         return _show(engine, state, locator, place, place.get("offset", 0) + PAGE)
 
-    return {"place": anywhere, "expects:place": at_prompt, "command:more": more}
+    def screen(engine, state, ctx):
+        """BACK to the places screen shows the same page again, or the prompt if none was found."""
+        place = state.vars.get("keep_place")
+        if not place:
+            return _say(engine, state, "naloxone.ask_place", {}, remember=False)
+        return _show(engine, state, locator, place, place.get("offset", 0), remember=False)
+
+    return {"place": anywhere, "expects:place": at_prompt, "command:more": more,
+            f"screen:{NODE}": screen}
 
 
-def _say(engine: Engine, state: State, key: str, params: dict) -> Outcome:
+def _say(engine: Engine, state: State, key: str, params: dict, remember: bool = True) -> Outcome:
     """A place answer that keeps the person at the naloxone prompt, so a retry is read as a place."""
-    outcome = engine.enter(state, NODE)
+    outcome = engine.enter(state, NODE, remember=remember)
     return replace(outcome, replies=(Reply(key, params),))
 

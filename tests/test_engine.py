@@ -127,3 +127,34 @@ def test_first_message_in_spanish_switches_language(engine):
 def test_state_round_trips_through_json(engine):
     outcome = engine.step(None, "55811", NOW)
     assert State.from_dict(outcome.state.to_dict()) == outcome.state
+
+
+def test_back_onto_any_screen_shows_something_that_renders(helpline):
+    """BACK redraws the screen before; one a hook drew (the nearest places, "how often?") is
+    drawn again by its hook, or passed over when it cannot be (a plan being confirmed), on
+    every channel, whatever vars the person carries."""
+    engine, content = helpline.engine, helpline.content
+    kept = {"keep_place": {"label": "55811 (Duluth)", "lat": 46.8, "lon": -92.1, "offset": 3}}
+    redrawn = {"nearby", "checkin_often"}
+    assert redrawn < engine.drawn_by_hooks and "legal" not in engine.drawn_by_hooks
+    for node in engine.flow.nodes:
+        for vars_ in ({}, kept):
+            state = State(node="naloxone_where", history=("main", node), vars=vars_)
+            outcome = engine.step(state, "back", NOW, Context(reminders={"list": []}))
+            passed_over = node in engine.drawn_by_hooks and node not in redrawn
+            assert outcome.state.node == ("main" if passed_over else node), node
+            assert outcome.state.history == (() if outcome.state.node == "main" else ("main",))
+            for channel in ("sms", "voice"):
+                texts = [content.render(r.key, "en", channel, r.params) for r in outcome.replies]
+                assert texts and all(t.strip() for t in texts), (node, channel)
+
+
+def test_back_to_the_places_redraws_the_same_page(engine):
+    state = None
+    for text in ("hi", "55811", "more", "1"):
+        state = engine.step(state, text, NOW).state
+    outcome = engine.step(state, "back", NOW)
+    assert outcome.state.node == "nearby" and keys(outcome) == ["naloxone.nearby"]
+    assert [r["rank"] for r in outcome.replies[0].params["results"]] == [4, 5, 6]
+    wrong = engine.step(engine.step(engine.step(None, "hi", NOW).state, "90210", NOW).state, "1", NOW)
+    assert keys(engine.step(wrong.state, "back", NOW)) == ["naloxone.ask_place"]
