@@ -17,6 +17,7 @@ import click
 from bot.checks import MAX_SMS_SEGMENTS
 from bot.checkins import TIP_EVERY, Plan, Rules, Slot, rotation
 from bot.content import segments
+from bot.conversation import Facts
 from bot.engine import Context, Event, Outcome
 from bot.subscriptions import Subscriptions
 
@@ -33,9 +34,6 @@ class CheckinHost:
         self._writes = {"checkin_subscribe": self._subscribe, "checkin_pause": self._pause,
                         "checkin_resume": self._resume, "checkin_off": self._off,
                         "opt_out": self._opt_out, "language": self._language}
-
-    def context(self, subject: str) -> dict:
-        return self.subs.context(subject)
 
     # --- inside the step's transaction ---------------------------------------------------------
     def write(self, pipe, subject: str, number: str, outcome: Outcome, ctx: Context) -> None:
@@ -139,7 +137,7 @@ def install(helpline) -> CheckinHost:
     conversations = helpline.conversations
     host = CheckinHost(Subscriptions(helpline.redis, helpline.vault),
                        Rules.from_settings(helpline.settings))
-    conversations.context_facts.append(host.context)
+    conversations.context_facts.append(Facts(host.subs.queue_context, host.subs.context_from))
     conversations.tx_writes.append(host.write)
     for name in COUNTED:
         conversations.event_handlers[name] = _both(conversations.event_handlers.get(name),

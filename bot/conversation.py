@@ -17,11 +17,27 @@ from bot.content import Content
 from bot.engine import Context, Engine, Outcome, State
 from bot.limits import ANSWER, InboundLimit, window
 from bot.privacy import Vault, mask_number
-from bot.store import Store
+from bot.store import Reading, Store
 
 log = logging.getLogger(__name__)
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.ResponseError,
                 redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError)
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Host facts for the engine's Context (e.g. a check-in plan), read in the step's own round
+    trip: `queue(pipe, subject)` adds read commands, `parse(subject, results)` turns what they
+    returned, in order, into Context fields."""
+
+    queue: Callable[[redis.client.Pipeline, str], None]
+    parse: Callable[[str, list], dict]
+
+    def read(self, client: redis.Redis, subject: str) -> dict:
+        """The same facts on their own, outside a step (one round trip)."""
+        pipe = client.pipeline(transaction=False)
+        self.queue(pipe, subject)
+        return self.parse(subject, pipe.execute())
 
 
 @dataclass
@@ -39,8 +55,8 @@ class Conversations:
     store: Store
     vault: Vault
     event_handlers: dict[str, Callable] = field(default_factory=dict)
-    # Host facts for the engine's Context (e.g. a check-in plan): fn(subject) -> Context fields.
-    context_facts: list[Callable[[str], dict]] = field(default_factory=list)
+    # Host facts for the engine's Context, read with the conversation (no extra round trip).
+    context_facts: list[Facts] = field(default_factory=list)
     # Writes that commit with the step, e.g. STOP cancels check-ins in the same transaction:
     # fn(pipe, subject, number, outcome, ctx); the number is for encrypting, never for storing.
     tx_writes: list[Callable] = field(default_factory=list)
@@ -68,22 +84,38 @@ class Conversations:
         metrics.record_turn(answer.outcome, channel)
         return answer
 
+    def facts(self, subject: str) -> dict:
+        """The host facts of one person, outside a step (e.g. to replay a step in a test)."""
+        found: dict = {}
+        for facts in self.context_facts:
+            found.update(facts.read(self.store.redis, subject))
+        return found
+
     def _handle(self, subject, body, now, token, channel, number="") -> Answer:
         fresh = {}
-        facts: dict = {}
         dtoken = token and self.vault.token(token)
-        for read in self.context_facts:
-            facts.update(read(subject))
+        sizes: list[int] = []
 
-        def compute(raw_state, opted_out, count=0):
-            state = State.from_dict(raw_state) if raw_state else None
+        def reads(pipe):
+            sizes.clear()  # read again after a conflict
+            for facts in self.context_facts:
+                before = len(pipe)
+                facts.queue(pipe, subject)
+                sizes.append(len(pipe) - before)
+
+        def compute(reading: Reading):
+            state = State.from_dict(reading.state) if reading.state else None
+            found, at = {}, 0
+            for facts, size in zip(self.context_facts, sizes):
+                found.update(facts.parse(subject, reading.extra[at:at + size]))
+                at += size
             # A new conversation starts in the language the person used last time (store.py).
-            locale = None if state else self.store.language(subject)
+            locale = None if state else reading.language
             fresh["new"] = state is None
-            ctx = Context(channel=channel, opted_out=opted_out, locale=locale, **facts)
+            ctx = Context(channel=channel, opted_out=reading.opted_out, locale=locale, **found)
             fresh["ctx"] = ctx
             outcome = self.engine.step(state, body, now, ctx)
-            verdict = self.limit.verdict(count, outcome) if self.limit else ANSWER
+            verdict = self.limit.verdict(reading.count, outcome) if self.limit else ANSWER
             fresh["held"] = verdict != ANSWER
             if fresh["held"]:  # over the rate limit: the message is not read
                 outcome = self.limit.held(state or State(locale=outcome.state.locale), verdict)
@@ -109,7 +141,7 @@ class Conversations:
 
         limited = self.limit is not None and self.limit.active
         turn = self.store.advance(subject, dtoken, compute, writes,
-                                  window(now) if limited else None)
+                                  window(now) if limited else None, reads)
         if turn.duplicate:
             log.info("duplicate delivery answered from the dedupe record")
             return Answer(turn.messages, None, duplicate=True)

@@ -24,6 +24,7 @@ from rq.job import Job, JobStatus
 from bot import when
 from bot.checkins import Rules
 from bot.content import Content, segments
+from bot.conversation import Facts
 from bot.dispatch import FAILURE_TTL, RESULT_TTL, SEND_QUEUE, SEND_TIMEOUT
 from bot.engine import Reply
 from bot.reminder_checks import offer_problems
@@ -148,12 +149,14 @@ class Reminders:
         raw = self.redis.hget(record_key(subject), rid)
         return Reminder.loads(rid, raw) if raw is not None else None
 
-    def context(self, subject: str) -> dict:
-        """Context.reminders for one incoming message, in one round trip."""
-        pipe = self.redis.pipeline(transaction=False)
+    def queue_context(self, pipe, subject: str) -> None:
+        """The reads behind Context.reminders, added to the step's own round trip."""
         pipe.hgetall(record_key(subject))
         pipe.get(open_key(subject))
-        raw, is_open = pipe.execute()
+
+    def context_from(self, subject: str, results: list) -> dict:
+        """Context.reminders for one incoming message from what queue_context read."""
+        raw, is_open = results
         found = [r for r in (Reminder.loads(k, v) for k, v in raw.items()) if r is not None]
         return {"reminders": {"list": [r.facts() for r in found],
                               "open": _text(is_open) if is_open else None}}
@@ -282,7 +285,8 @@ def install(helpline) -> Reminders:
     """Wire reminders into a built helpline (bot/helpline.py calls this once per process)."""
     reminders = Reminders(helpline.redis, helpline.vault, helpline.content,
                           Rules.from_settings(helpline.settings))
-    helpline.conversations.context_facts.append(reminders.context)
+    helpline.conversations.context_facts.append(
+        Facts(reminders.queue_context, reminders.context_from))
     helpline.conversations.tx_writes.append(reminders.write)
     helpline.content.env.globals["say"] = say(helpline.content)
     helpline.extras.setdefault("forgetters", []).append(reminders.forget)

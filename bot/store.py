@@ -76,11 +76,43 @@ class Turn:
     result: object = None
 
 
+@dataclass(frozen=True)
+class Reading:
+    """Everything one turn reads, fetched in a single round trip (Store.advance)."""
+
+    state: dict | None  # the conversation, None when there is none (new or expired)
+    opted_out: bool
+    count: int  # this person's messages in the rate window, this one included (0: no window)
+    language: str | None  # the language they last used, for a new conversation
+    extra: list  # results of the caller's own reads (e.g. check-in facts), in the order queued
+
+
+# The commit of one turn: it applies the turn's writes only if the conversation is still the one
+# the turn read and no other delivery of the message has committed; otherwise it writes nothing
+# and the turn is read and computed again. One round trip, where WATCH + MULTI/EXEC take two.
+# KEYS: session, dedupe record (optional). ARGV: '1' and the session as read ('0' when there was
+# none), then the writes, each as its argument count followed by the command and its arguments.
+_COMMIT = """
+local current = redis.call('GET', KEYS[1])
+if ARGV[1] == '1' then
+  if current ~= ARGV[2] then return 0 end
+elseif current then return 0 end
+if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local i = 3
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  redis.call(unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
+end
+return 1"""
+
+
 class Store:
     def __init__(self, client: redis.Redis, session_ttl: int = 3600, dedupe_ttl: int = 86400):
         self.redis = client
         self.session_ttl = session_ttl
         self.dedupe_ttl = dedupe_ttl
+        self._commit = client.register_script(_COMMIT)
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
@@ -101,58 +133,64 @@ class Store:
         self.save_session(subject, state)
 
     def advance(self, subject: str, token: str | None,
-                compute: Callable[[dict | None, bool, int], tuple[dict, list[str], object]],
+                compute: Callable[[Reading], tuple[dict, list[str], object]],
                 writes: Callable[[redis.client.Pipeline, object], None] | None = None,
-                window: int | None = None) -> Turn:
-        """Read state, compute the step, write state and reply atomically (WATCH/MULTI).
+                window: int | None = None,
+                reads: Callable[[redis.client.Pipeline], None] | None = None) -> Turn:
+        """Read state, compute the step, write state and reply atomically: two round trips.
 
-        Two webhooks for the same person at once cannot lose an update, and a redelivered
-        message (same token) gets the stored reply instead of advancing twice. With a `window`
-        (a clock minute) the same read also counts the message for the inbound rate limit;
-        compute gets that count (0 without a window).
+        Two webhooks for the same person at once cannot lose an update (the commit is a
+        compare-and-set on the conversation as read), and a redelivered message (same token)
+        gets the stored reply instead of advancing twice. With a `window` (a clock minute) the
+        same read counts the message for the inbound rate limit, once, not again on a retry.
+        `reads(pipe)` queues the caller's own reads into that round trip (Reading.extra);
+        `writes(pipe, result)` queues writes that commit with the step, all or none.
         """
-        skey, dkey, okey = session_key(subject), token and dedupe_key(token), optout_key(subject)
+        skey, dkey = session_key(subject), token and dedupe_key(token)
         rkey = rate_key(subject, window) if window is not None else None
-        watched = [skey] + ([dkey] if dkey else [])
         count = None
-        with self.redis.pipeline(transaction=True) as pipe:
-            while True:
-                try:
-                    pipe.watch(*watched)
-                    # Reads after WATCH may use another connection: one round trip for all,
-                    # the rate count included (counted once, not again after a WatchError).
-                    cached, raw, opted_out, seen = self._read_turn(
-                        dkey, skey, okey, rkey if count is None else None)
-                    count = seen if count is None else count
-                    if cached is not None:
-                        pipe.reset()
-                        if rkey:  # a redelivery is not a new message: take its count back
-                            self.redis.eval(_UNCOUNT, 1, rkey)
-                        return Turn(json.loads(cached), True)
-                    state, messages, result = compute(json.loads(raw) if raw else None,
-                                                      opted_out, count or 0)
-                    pipe.multi()
-                    pipe.set(skey, json.dumps(state, separators=(",", ":")), ex=self.session_ttl)
-                    if dkey:
-                        pipe.set(dkey, json.dumps(messages), ex=self.dedupe_ttl)
-                    if writes is not None:
-                        writes(pipe, result)
-                    pipe.execute()
-                    return Turn(messages, False, state, result)
-                except redis.WatchError:
-                    continue
+        while True:
+            cached, raw, reading = self._read_turn(subject, dkey, rkey if count is None else None,
+                                                   reads, count)
+            count = reading.count
+            if cached is not None:
+                if rkey:  # a redelivery is not a new message: take its count back
+                    self.redis.eval(_UNCOUNT, 1, rkey)
+                return Turn(json.loads(cached), True)
+            state, messages, result = compute(reading)
+            pipe = self.redis.pipeline(transaction=False)  # records the writes, never executed
+            pipe.set(skey, json.dumps(state, separators=(",", ":")), ex=self.session_ttl)
+            if dkey:
+                pipe.set(dkey, json.dumps(messages), ex=self.dedupe_ttl)
+            if writes is not None:
+                writes(pipe, result)
+            args: list = ["1", raw] if raw is not None else ["0", ""]
+            for command, _ in pipe.command_stack:
+                args += [len(command), *command]
+            if self._commit(keys=[skey, dkey] if dkey else [skey], args=args):
+                return Turn(messages, False, state, result)
 
-    def _read_turn(self, dkey: str | None, skey: str, okey: str, rkey: str | None = None) -> tuple:
-        reads = self.redis.pipeline(transaction=False)
-        reads.get(dkey) if dkey else reads.echo("")
-        reads.get(skey)
-        reads.exists(okey)
+    def _read_turn(self, subject: str, dkey: str | None, rkey: str | None, reads, count) -> tuple:
+        """One round trip: dedupe record, session, opt-out, language, the rate count (first
+        read only) and the caller's reads."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(dkey) if dkey else pipe.echo("")
+        pipe.get(session_key(subject))
+        pipe.exists(optout_key(subject))
+        pipe.get(language_key(subject))
         if rkey:
-            reads.incr(rkey)
-            reads.expire(rkey, RATE_TTL)
-        found = reads.execute()
-        cached, raw, opted_out = found[:3]
-        return (cached if dkey else None), raw, bool(opted_out), (int(found[3]) if rkey else None)
+            pipe.incr(rkey)
+            pipe.expire(rkey, RATE_TTL)
+        own = len(pipe)
+        if reads is not None:
+            reads(pipe)
+        found = pipe.execute()
+        cached, raw, opted_out, language = found[:4]
+        if rkey:
+            count = int(found[4])
+        return (cached if dkey else None), raw, Reading(
+            json.loads(raw) if raw else None, bool(opted_out), count or 0,
+            language.decode() if language else None, found[own:])
 
     def index_reply(self, subject: str, token: str, pipe) -> None:
         """Note a dedupe token under the person (in the step's MULTI), for FORGET to find."""
@@ -194,11 +232,6 @@ class Store:
             target.set(optout_key(subject), "1")
         else:
             target.delete(optout_key(subject))
-
-    def language(self, subject: str) -> str | None:
-        """The language this person last chose or wrote in, for their next conversation."""
-        raw = self.redis.get(language_key(subject))
-        return raw.decode() if raw else None
 
     def set_language(self, subject: str, locale: str, pipe=None) -> None:
         """Remember the language for LANGUAGE_TTL; pass the step's pipeline to make it atomic."""

@@ -135,12 +135,14 @@ class Subscriptions:
         """WATCH these subscriptions: a change to any of them aborts the caller's MULTI."""
         pipe.watch(*[sub_key(s) for s in subjects])
 
-    def context(self, subject: str) -> dict[str, Any]:
-        """Context fields for one incoming message, in one round trip."""
-        pipe = self.redis.pipeline(transaction=False)
+    def queue_context(self, pipe, subject: str) -> None:
+        """The reads behind Context's check-in fields, added to the step's own round trip."""
         pipe.hgetall(sub_key(subject))
         pipe.exists(open_key(subject))
-        raw, is_open = pipe.execute()
+
+    def context_from(self, subject: str, results: list) -> dict[str, Any]:
+        """Context fields for one incoming message from what queue_context read."""
+        raw, is_open = results
         sub = Subscription.from_hash(subject, raw)
         live = bool(sub and sub.live)
         return {"subscription": sub.facts() if sub else None, "subscribed": live,

@@ -188,10 +188,7 @@ def replayed(helpline, number: str, start: dict, sent: list[Sent], writes: list[
     """Each committed state follows from the one before by one of the messages, giving that
     message the reply it got: the commits are an order of the messages that reaches the end."""
     conversations, subject = helpline.conversations, helpline.vault.subject(number)
-    facts = {}
-    for read in conversations.context_facts:
-        facts.update(read(subject))
-    ctx = Context(channel="sms", **facts)
+    ctx = Context(channel="sms", **conversations.facts(subject))
     now = datetime.fromtimestamp(sum(window) / 2, timezone.utc)
     kinds = sorted({(s.body, s.reply) for s in sent})
     befores = [start] + writes[:-1]
