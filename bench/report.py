@@ -17,8 +17,10 @@ def render(r: dict) -> str:
         "Reproduce with `make bench` (figures vary with the machine; the ratios travel better).", "",
         "## Webhook throughput and latency", "",
         f"gunicorn with `gunicorn.conf.py`, an embedded Valkey with AOF, signature checking on, "
-        f"wrk replaying {w['requests_in_file']:,} pre-signed messages from {w['numbers']:,} distinct "
-        f"numbers, {w['seconds']} s per run, load generator on the same machine.", "",
+        f"wrk replaying pre-signed conversations, {w['requests_in_file']:,} messages from "
+        f"{w['numbers']:,} distinct numbers per run (warm-up, saturation and moderate runs each "
+        f"have their own people, so no run replays another's messages), {w['seconds']} s per run, "
+        f"load generator on the same machine.", "",
         "| server, load | requests/s | p50 ms | p95 ms | p99 ms | errors |", "|---|---|---|---|---|---|",
     ]
     for name, label in (("helpline", "helpline /sms"), ("bare", "bare Flask TwiML"),

@@ -33,10 +33,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def write_requests(path: Path, numbers: int, route: str) -> int:
-    """Conversations from `numbers` distinct people, interleaved as real traffic is."""
+def write_requests(path: Path, numbers: int, route: str, seed: int = 7) -> int:
+    """Conversations from `numbers` distinct people, interleaved as real traffic is. Each run
+    gets its own seed: people and MessageSids of one run are never redeliveries of another's."""
     validator = RequestValidator(TOKEN)
-    rng = random.Random(7)
+    rng = random.Random(seed)
     people = [(f"+1612{rng.randrange(10**6, 10**7)}", rng.choice(SCRIPT)) for _ in range(numbers)]
     count = 0
     with path.open("w") as out:
@@ -45,7 +46,7 @@ def write_requests(path: Path, numbers: int, route: str) -> int:
                 if turn >= len(script):
                     continue
                 form = {"From": number, "To": "+16125550100", "Body": script[turn],
-                        "MessageSid": f"SM{turn:04d}{i:028x}", "AccountSid": "AC" + "0" * 32}
+                        "MessageSid": f"SM{seed:04d}{turn:04d}{i:024x}", "AccountSid": "AC" + "0" * 32}
                 signature = validator.compute_signature(BASE + route, form)
                 out.write(f"{route}\t{signature}\t{urlencode(form)}\n")
                 count += 1
@@ -84,19 +85,23 @@ def run(redis_url: str, numbers: int = 10_000, seconds: int = 15) -> dict:
                HELPLINE_SECRET=secrets.token_urlsafe(48), TWILIO_AUTH_TOKEN=TOKEN,
                PUBLIC_BASE_URL=BASE, LOG_FORMAT="json", RATE_LIMIT_PER_MINUTE="100000")
     results: dict = {"numbers": numbers, "seconds": seconds}
+    runs = ("warmup", "saturation", "moderate")
     with tempfile.TemporaryDirectory() as tmp:
-        files = {route: Path(tmp) / f"{route.strip('/')}.txt" for route in ("/sms", "/bare", "/redis")}
-        for route, path in files.items():
-            results.setdefault("requests_in_file", write_requests(path, numbers, route))
+        files = {(route, run): Path(tmp) / f"{route.strip('/')}-{run}.txt"
+                 for route in ("/sms", "/bare", "/redis") for run in runs}
+        for (route, run), path in files.items():
+            count = write_requests(path, numbers, route, seed=runs.index(run) + 1)
+            results.setdefault("requests_in_file", count)
         for name, app, route in (("helpline", "wsgi:app", "/sms"),
                                  ("bare", "bench.baseline_app:app", "/bare"),
                                  ("bare_redis", "bench.baseline_app:app", "/redis")):
             port = free_port()
             server = start_server(app, port, env)
             try:
-                wrk(port, files[route], 3, 32)  # warm up
-                results[name] = {"saturation": wrk(port, files[route], seconds, 64),
-                                 "moderate": wrk(port, files[route], seconds, 8, delay_ms=40)}
+                wrk(port, files[route, "warmup"], 3, 32)
+                results[name] = {
+                    "saturation": wrk(port, files[route, "saturation"], seconds, 64),
+                    "moderate": wrk(port, files[route, "moderate"], seconds, 8, delay_ms=40)}
             finally:
                 server.terminate()
                 server.wait(timeout=20)

@@ -137,7 +137,7 @@ def install(helpline) -> CheckinHost:
     conversations = helpline.conversations
     host = CheckinHost(Subscriptions(helpline.redis, helpline.vault),
                        Rules.from_settings(helpline.settings))
-    conversations.context_facts.append(Facts(host.subs.queue_context, host.subs.context_from))
+    conversations.context_facts.append(Facts(host.subs.context_reads, host.subs.context_from))
     conversations.tx_writes.append(host.write)
     for name in COUNTED:
         conversations.event_handlers[name] = _both(conversations.event_handlers.get(name),

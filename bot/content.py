@@ -22,6 +22,7 @@ GSM_BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà")
 GSM_EXTENDED = set("^{}\\[~]|€\f")
+GSM_ALL = GSM_BASIC | GSM_EXTENDED
 
 
 class ContentError(ValueError):
@@ -37,8 +38,9 @@ class Segments:
 
 def segments(text: str) -> Segments:
     """How many SMS segments Twilio bills for this text (160/153 GSM-7, 70/67 UCS-2)."""
-    if all(ch in GSM_BASIC or ch in GSM_EXTENDED for ch in text):
-        units = sum(2 if ch in GSM_EXTENDED else 1 for ch in text)
+    chars = set(text)
+    if chars <= GSM_ALL:
+        units = len(text) + sum(text.count(ch) for ch in chars & GSM_EXTENDED)
         single, multi, encoding = 160, 153, "GSM-7"
     else:
         units = len(text.encode("utf-16-le")) // 2
@@ -101,6 +103,7 @@ class Content:
         self.env.globals.update(globals_ or {})
         self.env.filters["digits"] = spoken_digits
         self._compiled: dict[tuple[str, str, str], jinja2.Template] = {}
+        self._static: dict[tuple[str, str, str], str] = {}
 
     @property
     def locales(self) -> list[str]:
@@ -140,7 +143,16 @@ class Content:
 
     def render(self, key: str, locale: str, channel: str = "sms",
                params: Mapping[str, Any] | None = None) -> str:
-        params = dict(params or {})
+        if not params:  # most screens (menus, steps) take no values: render each once
+            cache_key = (key, locale, channel)
+            text = self._static.get(cache_key)
+            if text is None:
+                text = self._static[cache_key] = self._render(key, locale, channel, {})
+            return text
+        return self._render(key, locale, channel, params)
+
+    def _render(self, key: str, locale: str, channel: str, params: Mapping[str, Any]) -> str:
+        params = dict(params)
         params.setdefault("channel", channel)
         params.setdefault("locale", locale)
         return _tidy(self.template(key, locale, channel).render(**params))

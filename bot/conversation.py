@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Sequence
 
 import redis
 
@@ -27,16 +27,17 @@ REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.ResponseError,
 @dataclass(frozen=True)
 class Facts:
     """Host facts for the engine's Context (e.g. a check-in plan), read in the step's own round
-    trip: `queue(pipe, subject)` adds read commands, `parse(subject, results)` turns what they
-    returned, in order, into Context fields."""
+    trip: `reads(subject)` names them as (command, key) pairs (store.READS), `parse(subject,
+    results)` turns what they returned, in order, into Context fields."""
 
-    queue: Callable[[redis.client.Pipeline, str], None]
+    reads: Callable[[str], Sequence[tuple[str, str]]]
     parse: Callable[[str, list], dict]
 
     def read(self, client: redis.Redis, subject: str) -> dict:
         """The same facts on their own, outside a step (one round trip)."""
         pipe = client.pipeline(transaction=False)
-        self.queue(pipe, subject)
+        for command, key in self.reads(subject):
+            pipe.execute_command(command, key)
         return self.parse(subject, pipe.execute())
 
 
@@ -94,14 +95,11 @@ class Conversations:
     def _handle(self, subject, body, now, token, channel, number="") -> Answer:
         fresh = {}
         dtoken = token and self.vault.token(token)
-        sizes: list[int] = []
-
-        def reads(pipe):
-            sizes.clear()  # read again after a conflict
-            for facts in self.context_facts:
-                before = len(pipe)
-                facts.queue(pipe, subject)
-                sizes.append(len(pipe) - before)
+        reads, sizes = [], []
+        for facts in self.context_facts:
+            named = facts.reads(subject)
+            reads += named
+            sizes.append(len(named))
 
         def compute(reading: Reading):
             state = State.from_dict(reading.state) if reading.state else None

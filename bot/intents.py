@@ -29,6 +29,7 @@ FUZZY_ANY_START = 90      # a typo in the first letter is only trusted when othe
 FUZZY_SPLIT_CUTOFF = 88   # the misspelt end of a run-together token ("notbreating")
 SPLIT_MAX_LEN = 30        # "hesnotbreathing" splits; longer runs are not words
 CACHE_MAX = 50_000        # corrected-token cache, cleared when full
+SHORT = 40                # messages up to this long ("1", "menu", "narcan") are answered from a memo
 
 _QUOTES = str.maketrans({"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u00ab": '"', "\u00bb": '"',
                          "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u02bc": "'", "\u0060": "'",
@@ -194,6 +195,7 @@ class SignalDetector:
         self._vocabulary_set = frozenset().union(*(loc.vocabulary for loc in locales.values()))
         self._vocabulary = sorted(self._vocabulary_set)
         self._cache: dict[str, str] = {}
+        self._short: dict[str, Signal | None] = {}  # most texts are a digit or a word or two
 
     @classmethod
     def from_dir(cls, content_dir: Path) -> "SignalDetector":
@@ -208,6 +210,15 @@ class SignalDetector:
         norm = normalize(text[:MAX_CHARS])
         if not norm:
             return None
+        if len(norm) > SHORT:
+            return self._detect(norm)
+        if norm not in self._short:
+            if len(self._short) >= CACHE_MAX:
+                self._short.clear()
+            self._short[norm] = self._detect(norm)
+        return self._short[norm]
+
+    def _detect(self, norm: str) -> Signal | None:
         tokens = norm.split()
         fixed = " ".join(self._correct(t) for t in tokens)
         # One haystack, two readings; a gap (\S+ ) cannot cross the newline between them.

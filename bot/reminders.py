@@ -149,13 +149,12 @@ class Reminders:
         raw = self.redis.hget(record_key(subject), rid)
         return Reminder.loads(rid, raw) if raw is not None else None
 
-    def queue_context(self, pipe, subject: str) -> None:
-        """The reads behind Context.reminders, added to the step's own round trip."""
-        pipe.hgetall(record_key(subject))
-        pipe.get(open_key(subject))
+    def context_reads(self, subject: str) -> tuple[tuple[str, str], ...]:
+        """The reads behind Context.reminders, made in the step's own round trip."""
+        return ("HGETALL", record_key(subject)), ("GET", open_key(subject))
 
     def context_from(self, subject: str, results: list) -> dict:
-        """Context.reminders for one incoming message from what queue_context read."""
+        """Context.reminders for one incoming message from what context_reads read."""
         raw, is_open = results
         found = [r for r in (Reminder.loads(k, v) for k, v in raw.items()) if r is not None]
         return {"reminders": {"list": [r.facts() for r in found],
@@ -286,7 +285,7 @@ def install(helpline) -> Reminders:
     reminders = Reminders(helpline.redis, helpline.vault, helpline.content,
                           Rules.from_settings(helpline.settings))
     helpline.conversations.context_facts.append(
-        Facts(reminders.queue_context, reminders.context_from))
+        Facts(reminders.context_reads, reminders.context_from))
     helpline.conversations.tx_writes.append(reminders.write)
     helpline.content.env.globals["say"] = say(helpline.content)
     helpline.extras.setdefault("forgetters", []).append(reminders.forget)

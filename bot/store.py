@@ -5,11 +5,12 @@ records expire; opt-outs do not (a STOP must outlive any session).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
+from typing import Callable, Sequence
 
 import redis
 
@@ -84,21 +85,33 @@ class Reading:
     opted_out: bool
     count: int  # this person's messages in the rate window, this one included (0: no window)
     language: str | None  # the language they last used, for a new conversation
-    extra: list  # results of the caller's own reads (e.g. check-in facts), in the order queued
+    extra: list  # results of the caller's own reads (e.g. check-in facts), in the order given
 
+
+# Commands a caller may add to a turn's read (Store.advance `reads`): plain reads of one key.
+READS = frozenset({"GET", "EXISTS", "HGETALL"})
+
+# The read of one turn: each key in KEYS with the command in the same place of ARGV; INCR (the
+# rate count) also sets its key's expiry, ARGV's last value. One script call, one reply, where a
+# pipeline of ten commands costs ten replies to parse.
+_READ = """
+local out = {}
+for i, key in ipairs(KEYS) do
+  out[i] = redis.call(ARGV[i], key)
+  if ARGV[i] == 'INCR' then redis.call('EXPIRE', key, ARGV[#KEYS + 1]) end
+end
+return out"""
 
 # The commit of one turn: it applies the turn's writes only if the conversation is still the one
 # the turn read and no other delivery of the message has committed; otherwise it writes nothing
 # and the turn is read and computed again. One round trip, where WATCH + MULTI/EXEC take two.
-# KEYS: session, dedupe record (optional). ARGV: '1' and the session as read ('0' when there was
-# none), then the writes, each as its argument count followed by the command and its arguments.
+# KEYS: session, dedupe record (optional). ARGV: the SHA-1 of the session as read ('' when there
+# was none), then the writes, each as its argument count followed by the command and arguments.
 _COMMIT = """
 local current = redis.call('GET', KEYS[1])
-if ARGV[1] == '1' then
-  if current ~= ARGV[2] then return 0 end
-elseif current then return 0 end
+if (current and redis.sha1hex(current) or '') ~= ARGV[1] then return 0 end
 if KEYS[2] and redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-local i = 3
+local i = 2
 while i <= #ARGV do
   local n = tonumber(ARGV[i])
   redis.call(unpack(ARGV, i + 1, i + n))
@@ -107,11 +120,17 @@ end
 return 1"""
 
 
+def _pairs(flat: list) -> dict:
+    """HGETALL's reply as a script returns it, [field, value, ...], as redis-py's dict."""
+    return dict(zip(flat[::2], flat[1::2]))
+
+
 class Store:
     def __init__(self, client: redis.Redis, session_ttl: int = 3600, dedupe_ttl: int = 86400):
         self.redis = client
         self.session_ttl = session_ttl
         self.dedupe_ttl = dedupe_ttl
+        self._read = client.register_script(_READ)
         self._commit = client.register_script(_COMMIT)
 
     def ping(self) -> bool:
@@ -135,15 +154,14 @@ class Store:
     def advance(self, subject: str, token: str | None,
                 compute: Callable[[Reading], tuple[dict, list[str], object]],
                 writes: Callable[[redis.client.Pipeline, object], None] | None = None,
-                window: int | None = None,
-                reads: Callable[[redis.client.Pipeline], None] | None = None) -> Turn:
+                window: int | None = None, reads: Sequence[tuple[str, str]] = ()) -> Turn:
         """Read state, compute the step, write state and reply atomically: two round trips.
 
         Two webhooks for the same person at once cannot lose an update (the commit is a
         compare-and-set on the conversation as read), and a redelivered message (same token)
         gets the stored reply instead of advancing twice. With a `window` (a clock minute) the
         same read counts the message for the inbound rate limit, once, not again on a retry.
-        `reads(pipe)` queues the caller's own reads into that round trip (Reading.extra);
+        `reads` are (command, key) pairs (READS) read in that round trip (Reading.extra);
         `writes(pipe, result)` queues writes that commit with the step, all or none.
         """
         skey, dkey = session_key(subject), token and dedupe_key(token)
@@ -164,33 +182,39 @@ class Store:
                 pipe.set(dkey, json.dumps(messages), ex=self.dedupe_ttl)
             if writes is not None:
                 writes(pipe, result)
-            args: list = ["1", raw] if raw is not None else ["0", ""]
+            args: list = [hashlib.sha1(raw).hexdigest() if raw is not None else ""]
             for command, _ in pipe.command_stack:
                 args += [len(command), *command]
             if self._commit(keys=[skey, dkey] if dkey else [skey], args=args):
                 return Turn(messages, False, state, result)
 
-    def _read_turn(self, subject: str, dkey: str | None, rkey: str | None, reads, count) -> tuple:
-        """One round trip: dedupe record, session, opt-out, language, the rate count (first
+    def _read_turn(self, subject: str, dkey: str | None, rkey: str | None,
+                   reads: Sequence[tuple[str, str]], count: int | None) -> tuple:
+        """One script call: session, opt-out, language, the dedupe record, the rate count (first
         read only) and the caller's reads."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.get(dkey) if dkey else pipe.echo("")
-        pipe.get(session_key(subject))
-        pipe.exists(optout_key(subject))
-        pipe.get(language_key(subject))
+        keys = [session_key(subject), optout_key(subject), language_key(subject)]
+        commands = ["GET", "EXISTS", "GET"]
+        if dkey:
+            keys.append(dkey)
+            commands.append("GET")
         if rkey:
-            pipe.incr(rkey)
-            pipe.expire(rkey, RATE_TTL)
-        own = len(pipe)
-        if reads is not None:
-            reads(pipe)
-        found = pipe.execute()
-        cached, raw, opted_out, language = found[:4]
+            keys.append(rkey)
+            commands.append("INCR")
+        own = len(keys)
+        for command, key in reads:
+            if command not in READS:
+                raise ValueError(f"{command} is not a read a turn may make")
+            keys.append(key)
+            commands.append(command)
+        found = self._read(keys=keys, args=commands + [RATE_TTL])
+        raw, opted_out, language = found[:3]
+        cached = found[3] if dkey else None
         if rkey:
-            count = int(found[4])
-        return (cached if dkey else None), raw, Reading(
-            json.loads(raw) if raw else None, bool(opted_out), count or 0,
-            language.decode() if language else None, found[own:])
+            count = int(found[own - 1])
+        extra = [_pairs(value) if command == "HGETALL" else value
+                 for (command, _), value in zip(reads, found[own:])]
+        return cached, raw, Reading(json.loads(raw) if raw else None, bool(opted_out), count or 0,
+                                    language.decode() if language else None, extra)
 
     def index_reply(self, subject: str, token: str, pipe) -> None:
         """Note a dedupe token under the person (in the step's MULTI), for FORGET to find."""

@@ -135,13 +135,12 @@ class Subscriptions:
         """WATCH these subscriptions: a change to any of them aborts the caller's MULTI."""
         pipe.watch(*[sub_key(s) for s in subjects])
 
-    def queue_context(self, pipe, subject: str) -> None:
-        """The reads behind Context's check-in fields, added to the step's own round trip."""
-        pipe.hgetall(sub_key(subject))
-        pipe.exists(open_key(subject))
+    def context_reads(self, subject: str) -> tuple[tuple[str, str], ...]:
+        """The reads behind Context's check-in fields, made in the step's own round trip."""
+        return ("HGETALL", sub_key(subject)), ("EXISTS", open_key(subject))
 
     def context_from(self, subject: str, results: list) -> dict[str, Any]:
-        """Context fields for one incoming message from what queue_context read."""
+        """Context fields for one incoming message from what context_reads read."""
         raw, is_open = results
         sub = Subscription.from_hash(subject, raw)
         live = bool(sub and sub.live)

@@ -5,7 +5,7 @@ import functools
 import logging
 
 from flask import abort, current_app, request
-from twilio.request_validator import RequestValidator
+from twilio.request_validator import RequestValidator, compare
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +26,18 @@ def signature_valid() -> bool:
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature or not helpline.settings.twilio_auth_token:
         return False
-    validator = RequestValidator(helpline.settings.twilio_auth_token)
-    return validator.validate(public_url(), request.form, signature)
+    validator = _validator(helpline.settings.twilio_auth_token)
+    url, form = public_url(), request.form
+    # The URL Twilio signed is this one, or the same with its port added or taken away; the
+    # library tries both forms. Try this one alone first: one HMAC instead of two per request.
+    if compare(validator.compute_signature(url, form), signature):  # the library's, timing-safe
+        return True
+    return validator.validate(url, form, signature)
+
+
+@functools.lru_cache(maxsize=4)
+def _validator(token: str) -> RequestValidator:
+    return RequestValidator(token)
 
 
 def refuse_long_stream() -> None:
