@@ -11,7 +11,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -210,6 +210,31 @@ def replayed(helpline, number: str, start: dict, sent: list[Sent], writes: list[
 
     counts = tuple(sum(1 for s in sent if (s.body, s.reply) == kind) for kind in kinds)
     return len(writes) == len(sent) and all(able) and search(0, counts)
+
+
+def test_a_change_between_read_and_commit_makes_the_step_run_again(helpline, redis_client):
+    """The commit is a compare-and-set: if the conversation moved after the step read it (a
+    reminder put the person on a screen, FORGET erased it), nothing of the stale step is
+    written and the step is read and computed again, from what is there now."""
+    number, now = "+16125557391", datetime.now(timezone.utc)
+    conversations, subject = helpline.conversations, helpline.vault.subject(number)
+    conversations.handle(number, "hi", now, token=new_sid())
+    real_step, seen = conversations.engine.step, []
+
+    def step_racing_a_write(state, body, when, ctx):
+        seen.append(state.node if state else None)
+        if len(seen) == 1:  # another process writes while this step computes
+            helpline.store.put_on_screen(subject, "legal", "en")
+        return real_step(state, body, when, ctx)
+
+    racing = replace(conversations.engine)
+    object.__setattr__(racing, "step", step_racing_a_write)
+    conversations.engine = racing
+    answer = conversations.handle(number, "1", now, token=new_sid())
+    assert seen == ["main", "legal"]  # computed again on the screen the other write set
+    # Option 1 of the legal screen, not of the menu (which would be the overdose steps).
+    assert answer.outcome.node == helpline.store.load_session(subject)["node"] == "legal_more"
+    assert answer.messages[0].startswith(helpline.content.render("legal.more", "en"))
 
 
 def test_fifty_messages_at_once_from_one_number_in_threads(redis_url, redis_client, caplog):
