@@ -58,8 +58,8 @@ def handlers(locator: Locator) -> dict:
 
     def more(engine, state, ctx, now, folded):
         place = state.vars.get("keep_place")
-        if not place:
-            return None
+        if not place:  # at the places prompt, ask for a place; elsewhere it is just a word
+            return _say(engine, state, "naloxone.ask_place", {}) if state.node == NODE else None
         return _show(engine, state, locator, place, place.get("offset", 0) + PAGE)
 
     def screen(engine, state, ctx):
@@ -74,7 +74,9 @@ def handlers(locator: Locator) -> dict:
 
 
 def _say(engine: Engine, state: State, key: str, params: dict, remember: bool = True) -> Outcome:
-    """A place answer that keeps the person at the naloxone prompt, so a retry is read as a place."""
+    """A place answer that keeps the person at the naloxone prompt, so a retry is read as a place.
+    The last place found is forgotten: MORE or BACK must not page on from an earlier ZIP."""
     outcome = engine.enter(state, NODE, remember=remember)
-    return replace(outcome, replies=(Reply(key, params),))
+    kept = {k: v for k, v in outcome.state.vars.items() if k != "keep_place"}
+    return replace(outcome, state=replace(outcome.state, vars=kept), replies=(Reply(key, params),))
 

@@ -158,3 +158,8 @@ def test_back_to_the_places_redraws_the_same_page(engine):
     assert [r["rank"] for r in outcome.replies[0].params["results"]] == [4, 5, 6]
     wrong = engine.step(engine.step(engine.step(None, "hi", NOW).state, "90210", NOW).state, "1", NOW)
     assert keys(engine.step(wrong.state, "back", NOW)) == ["naloxone.ask_place"]
+    # A place outside the state after a good one: BACK and MORE no longer show the old places.
+    state = engine.step(engine.step(None, "55811", NOW).state, "90210", NOW).state
+    assert keys(engine.step(state, "more", NOW)) == ["naloxone.ask_place"]
+    state = engine.step(state, "1", NOW).state
+    assert keys(engine.step(state, "back", NOW)) == ["naloxone.ask_place"]
