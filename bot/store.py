@@ -107,6 +107,8 @@ return out"""
 # and the turn is read and computed again. One round trip, where WATCH + MULTI/EXEC take two.
 # KEYS: session, dedupe record (optional). ARGV: the SHA-1 of the session as read ('' when there
 # was none), then the writes, each as its argument count followed by the command and arguments.
+# The writes' own keys are not in KEYS: fine on one Redis (or Sentinel-managed master), which is
+# what this service runs on; Redis Cluster would need them declared.
 _COMMIT = """
 local current = redis.call('GET', KEYS[1])
 if (current and redis.sha1hex(current) or '') ~= ARGV[1] then return 0 end

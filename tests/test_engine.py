@@ -163,3 +163,20 @@ def test_back_to_the_places_redraws_the_same_page(engine):
     assert keys(engine.step(state, "more", NOW)) == ["naloxone.ask_place"]
     state = engine.step(state, "1", NOW).state
     assert keys(engine.step(state, "back", NOW)) == ["naloxone.ask_place"]
+
+
+def test_every_option_of_every_screen_renders(helpline):
+    """A digit on any screen leads somewhere that renders on both channels, for someone with or
+    without check-ins: a flow edit cannot send a person to a screen missing its values."""
+    engine, content = helpline.engine, helpline.content
+    plan = {"status": "active", "freq": "daily", "window": "morning", "locale": "en", "next": 0.0,
+            "paused_until": 0.0, "reason": ""}
+    contexts = (Context(reminders={"list": []}),
+                Context(subscribed=True, subscription=plan, reminders={"list": []}))
+    for node in engine.flow.nodes.values():
+        for option in node.options:
+            for ctx in contexts:
+                outcome = engine.step(State(node=node.id, history=("main",)), option.key, NOW, ctx)
+                for channel in ("sms", "voice"):
+                    texts = [content.render(r.key, "en", channel, r.params) for r in outcome.replies]
+                    assert texts and all(t.strip() for t in texts), (node.id, option.key, channel)
