@@ -15,6 +15,7 @@ from bot.keywords import Lexicons, fold
 MAX_INPUT = 1600
 MAX_HISTORY = 8
 EMERGENCY, CRISIS, MAIN = "emergency", "crisis", "main"
+NAVIGATION = frozenset({"back", "more", "menu"})  # commands that never switch the language
 # A screen's pending offer (flows: `offer:`), kept in State.vars by the hook that made it:
 # {"node": <offer node id>, ...}. Its node's `expects` reads the next message first (_pending).
 OFFER = "offer"
@@ -108,7 +109,10 @@ class Engine:
         folded = fold(text)
         state = replace(state, turns=state.turns + 1)
         guess = self.lexicons.guess(folded, state.locale)
-        if guess is not None:
+        # Mid-conversation, BACK, MORE or MENU is navigation, not a choice of language: "back"
+        # in a Spanish conversation goes back in Spanish. Other words (AYUDA, BAJA, a sentence)
+        # still answer in the language they are in, as does a first message.
+        if guess is not None and (first or not self._navigation(folded, state.locale)):
             state = replace(state, locale=guess)
         for rule in (self._signal, self._command, self._answer, self._pending, self._option,
                      self._place, self._topic):
@@ -121,6 +125,10 @@ class Engine:
         if after is not None:
             outcome = after(self, state, outcome, ctx, now)
         return self._note_language(outcome, before)
+
+    def _navigation(self, folded: str, locale: str) -> bool:
+        hit = self.lexicons.command(folded, locale)
+        return hit is not None and hit[0] in NAVIGATION
 
     @staticmethod
     def _note_language(outcome: Outcome, before: str) -> Outcome:
