@@ -198,6 +198,13 @@ class Engine:
                 return self.enter(back, previous, remember=False)
         return self.main_menu(state)
 
+    def _cmd_more(self, state, ctx, folded):
+        """MORE on a screen that says "Reply 1 more steps" (flows: `more: 1`) is that option;
+        paging places is the nearby hook's, which looks first."""
+        node = self.flow.node(state.node)
+        target = node.target(node.more) if node.more else None
+        return self.enter(state, target) if target else None
+
     def _cmd_help(self, state, ctx, folded):
         return Outcome(state, (Reply("help.info"),))
 

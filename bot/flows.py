@@ -8,7 +8,7 @@ from typing import Mapping
 
 import yaml
 
-NODE_FIELDS = {"say", "options", "expects", "events", "entry", "terminal", "offer"}
+NODE_FIELDS = {"say", "options", "expects", "events", "entry", "terminal", "offer", "more"}
 INPUT_KINDS = {"place", "time", "choice"}
 
 
@@ -34,6 +34,7 @@ class Node:
     entry: bool = False
     terminal: bool = False
     offer: str | None = None
+    more: str | None = None  # the option the word MORE picks, when the screen says "1 more ..."
     file: str = ""
 
     def target(self, key: str) -> str | None:
@@ -106,9 +107,13 @@ def _parse_node(node_id: str, raw, fname: str) -> Node:
     expects = raw.get("expects")
     if expects is not None and expects not in INPUT_KINDS:
         raise FlowError(f"{where}: expects must be one of {sorted(INPUT_KINDS)}")
+    more = raw.get("more")
+    if more is not None and str(more) not in keys:
+        raise FlowError(f"{where}: more: {more!r} is not one of its options")
     return Node(id=node_id, say=raw["say"], options=tuple(options), expects=expects,
                 events=tuple(raw.get("events") or ()), entry=bool(raw.get("entry")),
-                terminal=bool(raw.get("terminal")), offer=raw.get("offer"), file=fname)
+                terminal=bool(raw.get("terminal")), offer=raw.get("offer"),
+                more=None if more is None else str(more), file=fname)
 
 
 def load_flow(flows_dir: Path, start: str = "main") -> Flow:

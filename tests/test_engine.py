@@ -180,3 +180,13 @@ def test_every_option_of_every_screen_renders(helpline):
                 for channel in ("sms", "voice"):
                     texts = [content.render(r.key, "en", channel, r.params) for r in outcome.replies]
                     assert texts and all(t.strip() for t in texts), (node.id, option.key, channel)
+
+
+def test_more_on_a_screen_that_offers_1_more_picks_it(engine):
+    """The emergency screen says "Reply 1 more steps": a person in a hurry types MORE."""
+    for text in ("more", "MORE", "next", "mas"):
+        outcome = engine.step(State(node="emergency"), text, NOW)
+        assert outcome.state.node == "overdose_steps", text
+    assert engine.step(State(node="legal"), "more", NOW).state.node == "legal_more"
+    # A screen without a "more" option: MORE is not a command there, the person gets a hint.
+    assert keys(engine.step(State(node="treatment"), "more", NOW))[0] == "hint.unknown"

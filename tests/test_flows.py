@@ -41,6 +41,9 @@ BROKEN = {
     "zero reserved": ("nodes:\n  main:\n    say: a\n    options:\n      - {key: 0, goto: main}\n",
                       "main.yaml: node 'main': option '0' is reserved"),
     "not yaml": ("nodes: [\n", "main.yaml: not valid YAML"),
+    "more without its option": ("nodes:\n  main:\n    say: a\n    more: 2\n    options:\n"
+                                "      - {key: 1, goto: main}\n",
+                                "main.yaml: node 'main': more: 2 is not one of its options"),
 }
 
 
