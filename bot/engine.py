@@ -15,7 +15,8 @@ from bot.keywords import Lexicons, fold
 MAX_INPUT = 1600
 MAX_HISTORY = 8
 EMERGENCY, CRISIS, MAIN = "emergency", "crisis", "main"
-NAVIGATION = frozenset({"back", "more", "menu"})  # commands that never switch the language
+# Commands that never switch the conversation's language: navigation and pleasantries.
+KEEP_LANGUAGE = frozenset({"back", "more", "menu", "thanks"})
 # A screen's pending offer (flows: `offer:`), kept in State.vars by the hook that made it:
 # {"node": <offer node id>, ...}. Its node's `expects` reads the next message first (_pending).
 OFFER = "offer"
@@ -109,10 +110,10 @@ class Engine:
         folded = fold(text)
         state = replace(state, turns=state.turns + 1)
         guess = self.lexicons.guess(folded, state.locale)
-        # Mid-conversation, BACK, MORE or MENU is navigation, not a choice of language: "back"
-        # in a Spanish conversation goes back in Spanish. Other words (AYUDA, BAJA, a sentence)
-        # still answer in the language they are in, as does a first message.
-        if guess is not None and (first or not self._navigation(folded, state.locale)):
+        # Mid-conversation, BACK, MORE, MENU or THANKS is not a choice of language: "back" in a
+        # Spanish conversation goes back in Spanish. Other words (AYUDA, BAJA, a sentence) still
+        # answer in the language they are in, as does a first message.
+        if guess is not None and (first or not self._keeps_language(folded, state.locale)):
             state = replace(state, locale=guess)
         for rule in (self._signal, self._command, self._answer, self._pending, self._option,
                      self._place, self._topic):
@@ -120,15 +121,15 @@ class Engine:
             if outcome is not None:
                 break
         else:
-            outcome = self._unknown(state, first)
+            outcome = self._unknown(state, folded, first)
         after = self.handlers.get("after")  # e.g. an offer appended to the screen just shown
         if after is not None:
             outcome = after(self, state, outcome, ctx, now)
         return self._note_language(outcome, before)
 
-    def _navigation(self, folded: str, locale: str) -> bool:
+    def _keeps_language(self, folded: str, locale: str) -> bool:
         hit = self.lexicons.command(folded, locale)
-        return hit is not None and hit[0] in NAVIGATION
+        return hit is not None and hit[0] in KEEP_LANGUAGE
 
     @staticmethod
     def _note_language(outcome: Outcome, before: str) -> Outcome:
@@ -205,6 +206,9 @@ class Engine:
         target = node.target(node.more) if node.more else None
         return self.enter(state, target) if target else None
 
+    def _cmd_thanks(self, state, ctx, folded):
+        return Outcome(state, (Reply("ack.thanks"),))
+
     def _cmd_help(self, state, ctx, folded):
         return Outcome(state, (Reply("help.info"),))
 
@@ -269,8 +273,12 @@ class Engine:
             state = replace(state, locale=locale)
         return self.enter(state, node)
 
-    def _unknown(self, state, first):
-        """Never a dead end: a short hint and the menu (just the menu for a first hello)."""
+    def _unknown(self, state, folded, first):
+        """Never a dead end: a short hint and the menu (just the menu for a first hello). An OK
+        that answered nothing (no check, no offer took it) is acknowledged, not misunderstood."""
         if first:
             return self.main_menu(state)
+        hit = self.lexicons.command(folded, state.locale)
+        if hit is not None and hit[0] == "ok":
+            return Outcome(state, (Reply("ack.ok"),))
         return self.main_menu(state, extra=(Reply("hint.unknown"),))
