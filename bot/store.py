@@ -122,6 +122,12 @@ end
 return 1"""
 
 
+def count_daily(pipe, key: str, field: str, n: int = 1) -> None:
+    """Add to one day's anonymous counter hash, which is kept STATS_TTL (screens, check-ins)."""
+    pipe.hincrby(key, field, n)
+    pipe.expire(key, STATS_TTL)
+
+
 def _pairs(flat: list) -> dict:
     """HGETALL's reply as a script returns it, [field, value, ...], as redis-py's dict."""
     return dict(zip(flat[::2], flat[1::2]))
@@ -266,10 +272,8 @@ class Store:
 
     def count_visit(self, node: str, now: datetime, pipe=None) -> None:
         """Anonymous usage: how often each screen was shown per day, nothing about who."""
-        key = stats_key(now.strftime("%Y-%m-%d"))
         target = pipe if pipe is not None else self.redis.pipeline(transaction=False)
-        target.hincrby(key, node, 1)
-        target.expire(key, STATS_TTL)
+        count_daily(target, stats_key(now.strftime("%Y-%m-%d")), node)
         if pipe is None:
             target.execute()
 

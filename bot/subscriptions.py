@@ -18,6 +18,7 @@ from rq.job import Job
 
 from bot.checkins import FAILURES_TO_HOLD, HELD, Plan, Subscription, text as _text
 from bot.privacy import Vault
+from bot.store import count_daily
 from bot.subscription_lua import CLAIM, DISPATCHED, LEAVE, READ, SENT
 
 PREFIX = "hl:ci"
@@ -27,7 +28,6 @@ MARKER_TTL = 8 * 86400   # outlives every retry and lease of one slot
 SID_TTL = 7 * 86400      # Twilio's status callbacks arrive within hours
 OPEN_TTL = 86400         # "replies within a day route through the check-in flow"
 STOPPED_TTL = 90 * 86400  # START may offer check-ins again for a while; then nothing is left
-STATS_TTL = 400 * 86400
 OUTBOX_TTL = 3600
 PERSON_CODES = frozenset({21610, 21211, 21614})  # opted out at the carrier, not a (mobile) number
 
@@ -331,10 +331,8 @@ class Subscriptions:
 
     # --- counts, development outbox, erasure -----------------------------------------------
     def count(self, name: str, now: datetime, n: int = 1) -> None:
-        key = stats_key(now.strftime("%Y-%m-%d"))
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hincrby(key, name, n)
-        pipe.expire(key, STATS_TTL)
+        count_daily(pipe, stats_key(now.strftime("%Y-%m-%d")), name, n)
         pipe.execute()
 
     def stats(self, day: str) -> dict[str, int]:

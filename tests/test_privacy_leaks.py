@@ -16,8 +16,8 @@ import redis
 
 from bot import create_app, web_logging
 from bot.config import Settings
-from bot.subscriptions import MARKER_TTL, OPEN_TTL, SID_TTL, STATS_TTL
-from bot.store import LANGUAGE_TTL, RATE_TTL
+from bot.store import LANGUAGE_TTL, RATE_TTL, STATS_TTL
+from bot.subscriptions import MARKER_TTL, OPEN_TTL, SID_TTL
 from tests.conftest import Texter, make_settings
 from tests.test_privacy import FERNET, NUMBER, in_clear, life, snapshot, ties
 from tests.twilio_server import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
