@@ -168,6 +168,11 @@ class Lexicons:
 
     def command(self, folded: str, locale: str) -> tuple[str, str] | None:
         """(command, locale that defines it): the person's language first, then any other."""
+        return self._command_cached(folded, locale)
+
+    @functools.lru_cache(maxsize=8192)
+    def _command_cached(self, folded: str, locale: str) -> tuple[str, str] | None:
+        """A step asks this up to three times (language, commands, the last-resort OK)."""
         order = [locale] + [loc for loc in self.by_locale if loc != locale]
         for loc in order:
             name = self.get(loc).command(folded)
