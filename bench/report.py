@@ -18,17 +18,28 @@ def render(r: dict) -> str:
         "## Webhook throughput and latency", "",
         f"gunicorn with `gunicorn.conf.py`, an embedded Valkey with AOF, signature checking on, "
         f"wrk replaying pre-signed conversations, {w['requests_in_file']:,} messages from "
-        f"{w['numbers']:,} distinct numbers per run (warm-up, saturation and moderate runs each "
-        f"have their own people, so no run replays another's messages), {w['seconds']} s per run, "
-        f"load generator on the same machine.", "",
+        f"{w['numbers']:,} distinct numbers per run (every run has its own people, so no run "
+        f"replays another's messages), {w['seconds']} s per run, load generator on the same "
+        f"machine. The three servers run side by side and their saturation runs take turns, "
+        f"{w['rounds']} rounds; the table shows each server's median round, and each ratio is the "
+        f"median of the rounds' ratios (runs seconds apart, so a drift in the machine's speed "
+        f"touches both sides).", "",
         "| server, load | requests/s | p50 ms | p95 ms | p99 ms | errors |", "|---|---|---|---|---|---|",
     ]
     for name, label in (("helpline", "helpline /sms"), ("bare", "bare Flask TwiML"),
                         ("bare_redis", "bare Flask + 1 Redis round trip")):
-        lines.append(_row(f"{label}, saturation (64 conns)", w[name]["saturation"]))
+        lines.append(_row(f"{label}, saturation (64 conns, median round)", w[name]["saturation"]))
         lines.append(_row(f"{label}, moderate (8 conns, 40 ms pause)", w[name]["moderate"]))
     lines += ["", f"**throughput_ratio_vs_bare_redis = {r['throughput_ratio_vs_bare_redis']}**, "
-              f"throughput_ratio_vs_bare = {r['throughput_ratio_vs_bare']}.", ""]
+              f"throughput_ratio_vs_bare = {r['throughput_ratio_vs_bare']}.", "",
+              "| round | helpline /sms | bare + Redis | bare | vs bare + Redis | vs bare |",
+              "|---|---|---|---|---|---|"]
+    by_round = zip(w["helpline"]["saturation_rps_by_round"], w["bare_redis"]["saturation_rps_by_round"],
+                   w["bare"]["saturation_rps_by_round"], w["throughput_ratio_vs_bare_redis_by_round"],
+                   w["throughput_ratio_vs_bare_by_round"])
+    for i, (ours, redis_rps, bare_rps, vs_redis, vs_bare) in enumerate(by_round, 1):
+        lines.append(f"| {i} | {ours:,.0f} | {redis_rps:,.0f} | {bare_rps:,.0f} | {vs_redis} | {vs_bare} |")
+    lines.append("")
     if "checkins" in r:
         c = r["checkins"]
         lines += ["## Check-in dispatch", ""] + [f"- {k}: {v}" for k, v in c.items()] + [""]

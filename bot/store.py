@@ -14,6 +14,8 @@ from typing import Callable, Sequence
 
 import redis
 
+from bot.lane import Lane
+
 PREFIX = "hl"
 STATS_TTL = 400 * 86400
 RATE_TTL = 120  # a minute's count outlives its minute, then expires
@@ -140,6 +142,7 @@ class Store:
         self.dedupe_ttl = dedupe_ttl
         self._read = client.register_script(_READ)
         self._commit = client.register_script(_COMMIT)
+        self._lane = Lane(client)  # the turn's two script calls skip the pool's checks
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
@@ -193,7 +196,7 @@ class Store:
             args: list = [hashlib.sha1(raw).hexdigest() if raw is not None else ""]
             for command, _ in pipe.command_stack:
                 args += [len(command), *command]
-            if self._commit(keys=[skey, dkey] if dkey else [skey], args=args):
+            if self._lane.script(self._commit, [skey, dkey] if dkey else [skey], args):
                 return Turn(messages, False, state, result)
 
     def _read_turn(self, subject: str, dkey: str | None, rkey: str | None,
@@ -214,7 +217,7 @@ class Store:
                 raise ValueError(f"{command} is not a read a turn may make")
             keys.append(key)
             commands.append(command)
-        found = self._read(keys=keys, args=commands + [RATE_TTL])
+        found = self._lane.script(self._read, keys, commands + [RATE_TTL])
         raw, opted_out, language = found[:3]
         cached = found[3] if dkey else None
         if rkey:

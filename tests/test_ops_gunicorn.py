@@ -90,7 +90,10 @@ def server(redis_url, tmp_path_factory):
     seed_stale_counter(metrics_dir)
     env = {**os.environ, "REDIS_URL": redis_url, "HELPLINE_ENV": "test", "LOG_FORMAT": "json",
            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "PUBLIC_BASE_URL": BASE_URL, "WEB_CONCURRENCY": "2",
-           "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}
+           "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+           # One connection per (gevent) worker: a held request keeps worker A busy, so the
+           # next texts are worker B's, as the summed-counters test needs.
+           "GUNICORN_WORKER_CONNECTIONS": "1"}
     env.pop("ACCESS_LOG", None)
     with running_gunicorn(env, port, log):
         yield Server(port, log, metrics_dir)
