@@ -40,6 +40,12 @@ def render(r: dict) -> str:
     for i, (ours, redis_rps, bare_rps, vs_redis, vs_bare) in enumerate(by_round, 1):
         lines.append(f"| {i} | {ours:,.0f} | {redis_rps:,.0f} | {bare_rps:,.0f} | {vs_redis} | {vs_bare} |")
     lines.append("")
+    if "hung_redis" in w:
+        h = w["hung_redis"]
+        lines += [f"While Redis accepts connections and never answers, 64 connections of texts get "
+                  f"{h['rps']:,.0f} answers/s (p50 {h['p50_ms']:.0f} ms, p99 {h['p99_ms']:.0f} ms: "
+                  f"`REDIS_TIMEOUT_SECONDS`, then the reply that needs no state), "
+                  f"{h['non2xx'] + h['errors']} errors, {h['timeouts']} unanswered after Twilio's 15 s.", ""]
     if "checkins" in r:
         c = r["checkins"]
         lines += ["## Check-in dispatch", ""] + [f"- {k}: {v}" for k, v in c.items()] + [""]

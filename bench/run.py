@@ -72,6 +72,8 @@ def main() -> int:
                 results["checkins"] = checkins.run(helpline, url)
             print("webhook load (wrk, three servers) ...", flush=True)
             results["webhook"] = webhook.run(url)
+            print("webhook while Redis hangs ...", flush=True)
+            results["webhook"]["hung_redis"] = webhook.hung_redis()
         finally:
             server.stop()
     results["throughput_ratio_vs_bare_redis"] = results["webhook"]["throughput_ratio_vs_bare_redis"]

@@ -14,6 +14,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -69,11 +70,13 @@ def start_server(app: str, port: int, env: dict) -> subprocess.Popen:
     raise RuntimeError(f"{app} did not start on port {port}")
 
 
-def wrk(port: int, requests_file: Path, seconds: int, connections: int, delay_ms: int = 0) -> dict:
+def wrk(port: int, requests_file: Path, seconds: int, connections: int, delay_ms: int = 0,
+        timeout_s: int = 15) -> dict:
+    """wrk's figures for one run; a request unanswered after Twilio's 15 s counts as a timeout."""
     threads = 2
     env = dict(os.environ, REQUESTS_FILE=str(requests_file), WRK_THREADS=str(threads),
                RATE_DELAY_MS=str(delay_ms))
-    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout_s}s", "--latency",
                           "-s", str(ROOT / "bench" / "requests.lua"), f"http://127.0.0.1:{port}"],
                          env=env, capture_output=True, text=True, check=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
@@ -128,3 +131,41 @@ def run(redis_url: str, numbers: int = 10_000, seconds: int = 10, rounds: int = 
         results[f"throughput_ratio_vs_{baseline}_by_round"] = [round(x, 3) for x in ratios]
         results[f"throughput_ratio_vs_{baseline}"] = round(statistics.median(ratios), 3)
     return results
+
+
+def hung_redis(numbers: int = 2_000, seconds: int = 10) -> dict:
+    """Texts answered while Redis accepts connections and never replies (a stuck server, a
+    failover under way): each text waits REDIS_TIMEOUT_SECONDS, then gets the reply that needs no
+    state (emergency steps, the menu). What matters is how many such waits a worker holds."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1024)
+    held: list = []
+
+    def accept_and_hold() -> None:
+        while True:
+            try:
+                held.append(listener.accept()[0])
+            except OSError:  # closed: the run is over
+                return
+
+    threading.Thread(target=accept_and_hold, daemon=True).start()
+    env = dict(os.environ, REDIS_URL=f"redis://127.0.0.1:{listener.getsockname()[1]}/0",
+               HELPLINE_ENV="production", HELPLINE_SECRET=secrets.token_urlsafe(48),
+               TWILIO_AUTH_TOKEN=TOKEN, PUBLIC_BASE_URL=BASE, LOG_FORMAT="json")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "hung.txt"
+            write_requests(path, numbers, "/sms", seed=99)
+            port = free_port()
+            server = start_server("wsgi:app", port, env)
+            try:
+                result = wrk(port, path, seconds, 64)
+            finally:
+                server.terminate()
+                server.wait(timeout=20)
+    finally:
+        listener.close()
+        for sock in held:
+            sock.close()
+    return result

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 
+import hiredis
 import redis
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
@@ -49,7 +50,9 @@ class Lane:
     @staticmethod
     def _call(connection, command: tuple):
         def once():
-            connection.send_packed_command(connection.pack_command(*command))
+            # hiredis packs in C what redis-py's packer checks argument by argument first; a
+            # commit carries some forty arguments, all str, bytes or int.
+            connection.send_packed_command([hiredis.pack_command(command)])
             return connection.read_response()
 
         return connection.retry.call_with_retry(once, lambda error: connection.disconnect())
