@@ -88,7 +88,7 @@ SERVERS = (("helpline", "wsgi:app", "/sms"), ("bare", "bench.baseline_app:app", 
            ("bare_redis", "bench.baseline_app:app", "/redis"))
 
 
-def run(redis_url: str, numbers: int = 10_000, seconds: int = 10, rounds: int = 3) -> dict:
+def run(redis_url: str, numbers: int = 10_000, seconds: int = 8, rounds: int = 5) -> dict:
     """All three servers stay up side by side, and the saturation runs take turns, round after
     round: on a shared machine the speed drifts by tens of percent over a minute, so each round's
     ratio compares runs made seconds apart, and the headline is the median of those ratios."""

@@ -25,27 +25,42 @@ class Lane:
         self._pid = os.getpid()
 
     def script(self, script: Script, keys: list, args: list):
-        """EVALSHA with the connection's retry policy; a server that lost the script gets it again."""
-        connection = self._take()
+        """EVALSHA with the connection's retry policy; a server that lost the script gets it again.
+
+        A held connection the server has closed since its last use (a restart, a failover, an
+        idle timeout) fails on first use: it is reopened and the call made once more, where the
+        pool would have found it closed before handing it out. A timeout is not retried: Redis
+        is slow or hung, and the caller answers without state rather than wait twice."""
+        connection, reused = self._take()
         try:
             try:
-                result = self._call(connection, ("EVALSHA", script.sha, len(keys), *keys, *args))
-            except NoScriptError:  # a restarted server, a new master after a failover
-                script.sha = self._call(connection, ("SCRIPT", "LOAD", script.script)).decode()
-                result = self._call(connection, ("EVALSHA", script.sha, len(keys), *keys, *args))
+                result = self._evalsha(connection, script, keys, args)
+            except redis.ConnectionError:
+                if not reused:
+                    raise
+                connection.disconnect()
+                result = self._evalsha(connection, script, keys, args)
         except BaseException:
             self.pool.release(connection)  # the pool checks it before anyone uses it again
             raise
         self._idle.append(connection)
         return result
 
-    def _take(self):
+    def _take(self) -> tuple:
+        """A held connection (reused: True) or a new one from the pool."""
         if os.getpid() != self._pid:  # forked: the parent's sockets are not ours to use
             self._idle, self._pid = [], os.getpid()
         try:
-            return self._idle.pop()
+            return self._idle.pop(), True
         except IndexError:
-            return self.pool.get_connection()
+            return self.pool.get_connection(), False
+
+    def _evalsha(self, connection, script: Script, keys: list, args: list):
+        try:
+            return self._call(connection, ("EVALSHA", script.sha, len(keys), *keys, *args))
+        except NoScriptError:  # a restarted server, a new master after a failover
+            script.sha = self._call(connection, ("SCRIPT", "LOAD", script.script)).decode()
+            return self._call(connection, ("EVALSHA", script.sha, len(keys), *keys, *args))
 
     @staticmethod
     def _call(connection, command: tuple):

@@ -310,3 +310,22 @@ def test_fifty_messages_at_once_from_many_numbers_on_three_gunicorn_workers(
         assert replayed(helpline, number, starts[number], sent, commits.writes[keys[number]],
                         window)
     assert "Traceback" not in gunicorn.log.read_text()
+
+
+def test_connections_the_server_closed_between_texts_cost_no_state(helpline, redis_client):
+    """The webhook keeps its Redis connections between texts (bot/lane.py). When the server
+    closes them meanwhile (a restart, a failover, an idle timeout), the next text reconnects
+    and is read with its conversation, not answered as if Redis were down."""
+    number, now = "+16125557392", datetime.now(timezone.utc)
+    conversations, subject = helpline.conversations, helpline.vault.subject(number)
+    conversations.handle(number, "hi", now, token=new_sid())
+    conversations.handle(number, "2", now, token=new_sid())
+    screen = helpline.store.load_session(subject)["node"]
+    assert screen != "main"
+
+    killed = redis_client.client_kill_filter(_type="normal", skipme=True)
+    answer = conversations.handle(number, "1", now, token=new_sid())
+
+    assert killed >= 1 and not answer.degraded
+    expected = helpline.flow.node(screen).target("1")
+    assert answer.outcome.node == helpline.store.load_session(subject)["node"] == expected
