@@ -17,13 +17,11 @@ workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 
 # gevent: a text waits on Redis twice (read, then commit); a sync worker sleeps through each wait
 # and the kernel switches processes, while a gevent worker answers other texts meanwhile. It also
 # keeps answering when Redis is slow (up to REDIS_TIMEOUT_SECONDS), where 2 x CPUs + 1 sync
-# workers would all be stuck. GUNICORN_WORKER_CLASS=sync (or gthread with GUNICORN_THREADS) is
-# the plain alternative; bench/RESULTS.md has the figures.
+# workers would all be stuck. GUNICORN_WORKER_CLASS=sync is the plain alternative (gunicorn
+# makes it gthread when GUNICORN_THREADS is over 1); bench/RESULTS.md has the figures.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "100"))  # per worker
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
-if worker_class == "sync" and threads > 1:
-    worker_class = "gthread"
 timeout = 20          # Twilio gives up after 15 s; a stuck worker is replaced soon after
 graceful_timeout = 10
 keepalive = 5

@@ -76,12 +76,21 @@ def wrk(port: int, requests_file: Path, seconds: int, connections: int, delay_ms
     threads = 2
     env = dict(os.environ, REQUESTS_FILE=str(requests_file), WRK_THREADS=str(threads),
                RATE_DELAY_MS=str(delay_ms))
-    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", f"--timeout={timeout_s}s", "--latency",
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s",
+                          f"--timeout={timeout_s}s", "--latency",
                           "-s", str(ROOT / "bench" / "requests.lua"), f"http://127.0.0.1:{port}"],
                          env=env, capture_output=True, text=True, check=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
     result["rps"] = round(result["requests"] / (result["duration_us"] / 1e6), 1)
     return result
+
+
+def server_env(redis_url: str) -> dict:
+    """What every benchmarked server runs with: production settings, signatures checked, and no
+    inbound rate limit (one wrk connection replays many people's texts at full speed)."""
+    return dict(os.environ, REDIS_URL=redis_url, HELPLINE_ENV="production",
+                HELPLINE_SECRET=secrets.token_urlsafe(48), TWILIO_AUTH_TOKEN=TOKEN,
+                PUBLIC_BASE_URL=BASE, LOG_FORMAT="json", RATE_LIMIT_PER_MINUTE="100000")
 
 
 SERVERS = (("helpline", "wsgi:app", "/sms"), ("bare", "bench.baseline_app:app", "/bare"),
@@ -92,9 +101,7 @@ def run(redis_url: str, numbers: int = 10_000, seconds: int = 8, rounds: int = 5
     """All three servers stay up side by side, and the saturation runs take turns, round after
     round: on a shared machine the speed drifts by tens of percent over a minute, so each round's
     ratio compares runs made seconds apart, and the headline is the median of those ratios."""
-    env = dict(os.environ, REDIS_URL=redis_url, HELPLINE_ENV="production",
-               HELPLINE_SECRET=secrets.token_urlsafe(48), TWILIO_AUTH_TOKEN=TOKEN,
-               PUBLIC_BASE_URL=BASE, LOG_FORMAT="json", RATE_LIMIT_PER_MINUTE="100000")
+    env = server_env(redis_url)
     results: dict = {"numbers": numbers, "seconds": seconds, "rounds": rounds}
     runs = ["warmup", "moderate"] + [f"saturation{i}" for i in range(rounds)]
     with tempfile.TemporaryDirectory() as tmp:
@@ -106,8 +113,8 @@ def run(redis_url: str, numbers: int = 10_000, seconds: int = 8, rounds: int = 5
         servers = {}
         try:
             for name, app, route in SERVERS:
-                servers[name] = (free_port(), route)
-                servers[name] += (start_server(app, servers[name][0], env),)
+                port = free_port()
+                servers[name] = (port, route, start_server(app, port, env))
             for name, (port, route, _) in servers.items():
                 wrk(port, files[route, "warmup"], 3, 32)
             saturation: dict = {name: [] for name in servers}
@@ -150,9 +157,7 @@ def hung_redis(numbers: int = 2_000, seconds: int = 10) -> dict:
                 return
 
     threading.Thread(target=accept_and_hold, daemon=True).start()
-    env = dict(os.environ, REDIS_URL=f"redis://127.0.0.1:{listener.getsockname()[1]}/0",
-               HELPLINE_ENV="production", HELPLINE_SECRET=secrets.token_urlsafe(48),
-               TWILIO_AUTH_TOKEN=TOKEN, PUBLIC_BASE_URL=BASE, LOG_FORMAT="json")
+    env = server_env(f"redis://127.0.0.1:{listener.getsockname()[1]}/0")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "hung.txt"
