@@ -13,13 +13,17 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 from prometheus_client import multiprocess  # noqa: E402
 
 bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')}")
-workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
 # gevent: a text waits on Redis twice (read, then commit); a sync worker sleeps through each wait
 # and the kernel switches processes, while a gevent worker answers other texts meanwhile. It also
 # keeps answering when Redis is slow (up to REDIS_TIMEOUT_SECONDS), where 2 x CPUs + 1 sync
 # workers would all be stuck. GUNICORN_WORKER_CLASS=sync is the plain alternative (gunicorn
 # makes it gthread when GUNICORN_THREADS is over 1); bench/RESULTS.md has the figures.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
+# A gevent worker never sleeps while it has work, so one per CPU keeps every CPU busy; more would
+# only add process switches and split the Redis calls that one worker sends together
+# (bot/lane.py). A sync worker sleeps on every wait: gunicorn's 2 x CPUs + 1.
+_cpus = multiprocessing.cpu_count()
+workers = int(os.environ.get("WEB_CONCURRENCY", _cpus if worker_class == "gevent" else 2 * _cpus + 1))
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "100"))  # per worker
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = 20          # Twilio gives up after 15 s; a stuck worker is replaced soon after

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import redis
 
-from bot.lane import Lane
+from bot.lane import lane_for
 
 PREFIX = "hl"
 STATS_TTL = 400 * 86400
@@ -142,7 +142,7 @@ class Store:
         self.dedupe_ttl = dedupe_ttl
         self._read = client.register_script(_READ)
         self._commit = client.register_script(_COMMIT)
-        self._lane = Lane(client)  # the turn's two script calls skip the pool's checks
+        self._lane = lane_for(client)  # the turn's two script calls skip the pool's checks
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
