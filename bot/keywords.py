@@ -194,6 +194,7 @@ class Lexicons:
                 best = (hit[0], hit[1], loc)
         return (best[0], best[2]) if best else None
 
+    @functools.lru_cache(maxsize=8192)
     def guess(self, folded: str, current: str) -> str | None:
         """Another language the message is clearly written in, else None (stay in `current`).
 

@@ -45,6 +45,19 @@ MENU_VISITS = Counter("helpline_menu_visits", "Screens shown, by flow node.", ["
 
 
 # --- recording: called on the request path, so each is a few dictionary and mmap writes ---------
+_children: dict = {}
+
+
+def child(metric, *labels):
+    """metric.labels(*labels), kept: labels() validates and locks on every call, and the same
+    few label sets come back on every request. Per process, as the children are."""
+    key = (metric, labels)
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(*labels)
+    return found
+
+
 def init_app(app: Flask) -> None:
     """Time every webhook request and count it by endpoint and outcome."""
     disable_created_metrics()  # the *_created series only double the output
@@ -62,8 +75,8 @@ def _observe(response):
     if rule is None or started is None or request.blueprint in UNTRACKED_BLUEPRINTS:
         return response
     outcome = g.pop("metrics_outcome", None) or outcome_of(response.status_code)
-    WEBHOOK_REQUESTS.labels(rule.rule, outcome).inc()
-    WEBHOOK_SECONDS.labels(rule.rule, outcome).observe(time.perf_counter() - started)
+    child(WEBHOOK_REQUESTS, rule.rule, outcome).inc()
+    child(WEBHOOK_SECONDS, rule.rule, outcome).observe(time.perf_counter() - started)
     return response
 
 
@@ -86,9 +99,9 @@ def record_turn(outcome, channel: str) -> None:
     """Count the screen shown and, when the message signalled one, the emergency or crisis reply."""
     if outcome is None:  # a redelivered message: counted the first time
         return
-    MENU_VISITS.labels(outcome.node).inc()
+    child(MENU_VISITS, outcome.node).inc()
     if outcome.signal in SIGNALS:
-        EMERGENCY_REPLIES.labels(outcome.signal, channel).inc()
+        child(EMERGENCY_REPLIES, outcome.signal, channel).inc()
 
 
 def send_label(result) -> str:

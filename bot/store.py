@@ -187,15 +187,16 @@ class Store:
                     self.redis.eval(_UNCOUNT, 1, rkey)
                 return Turn(json.loads(cached), True)
             state, messages, result = compute(reading)
-            pipe = self.redis.pipeline(transaction=False)  # records the writes, never executed
-            pipe.set(skey, json.dumps(state, separators=(",", ":")), ex=self.session_ttl)
+            args: list = [hashlib.sha1(raw).hexdigest() if raw is not None else "",
+                          5, "SET", skey, json.dumps(state, separators=(",", ":")),
+                          "EX", self.session_ttl]
             if dkey:
-                pipe.set(dkey, json.dumps(messages), ex=self.dedupe_ttl)
+                args += [5, "SET", dkey, json.dumps(messages), "EX", self.dedupe_ttl]
             if writes is not None:
+                pipe = self.redis.pipeline(transaction=False)  # records writes, never executed
                 writes(pipe, result)
-            args: list = [hashlib.sha1(raw).hexdigest() if raw is not None else ""]
-            for command, _ in pipe.command_stack:
-                args += [len(command), *command]
+                for command, _ in pipe.command_stack:
+                    args += [len(command), *command]
             if self._lane.script(self._commit, [skey, dkey] if dkey else [skey], args):
                 return Turn(messages, False, state, result)
 
