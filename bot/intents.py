@@ -207,16 +207,18 @@ class SignalDetector:
         """The first emergency rule that matches in any locale, else the first crisis rule."""
         if not text or not isinstance(text, str):
             return None
+        if len(text) <= SHORT:  # keyed by the text as sent: a repeat skips normalising too
+            try:
+                return self._short[text]
+            except KeyError:
+                pass
         norm = normalize(text[:MAX_CHARS])
-        if not norm:
-            return None
-        if len(norm) > SHORT:
-            return self._detect(norm)
-        if norm not in self._short:
+        found = self._detect(norm) if norm else None
+        if len(text) <= SHORT:
             if len(self._short) >= CACHE_MAX:
                 self._short.clear()
-            self._short[norm] = self._detect(norm)
-        return self._short[norm]
+            self._short[text] = found
+        return found
 
     def _detect(self, norm: str) -> Signal | None:
         tokens = norm.split()

@@ -135,11 +135,6 @@ class _Link:
 
     def __init__(self, pool):
         self.pool = pool
-        # The socket's timeouts end every wait (connect, then each read); this bounds a caller's
-        # wait even if they did not, so a text is never left without an answer.
-        kwargs = pool.connection_kwargs
-        read, connect = kwargs.get("socket_timeout"), kwargs.get("socket_connect_timeout")
-        self.patience = None if read is None else 2 * read + (connect or read) + 1
         self.connection = None
         self.queued: list = []  # (packed command, waiter): not sent yet
         self.waiting: deque = deque()  # sent, in order; their replies come back in that order
@@ -156,11 +151,7 @@ class _Link:
         if not self._flushing:
             self._flushing = True
             gevent.spawn(self._flush)  # runs once the greenlets ready to run now have queued theirs
-        try:
-            return waiter.get(timeout=self.patience)
-        except gevent.Timeout:  # the socket's own timeouts should have ended the wait: end it here
-            self._fail(redis.TimeoutError("no reply from Redis"))
-            raise self.failed from None
+        return waiter.get()  # ended by the reply, or the socket's timeouts failing the link
 
     def _flush(self) -> None:
         """Send what is queued, in one write per turn of the loop, until nothing is left."""

@@ -171,8 +171,10 @@ class Locator:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
         return cls(*_validate(str(path), data if isinstance(data, dict) else {}))
 
+    @lru_cache(maxsize=8192)
     def classify(self, text: str, n: int = 3) -> Lookup:
-        """Read a message as a place and, when it is in the region, list the nearest sites."""
+        """Read a message as a place and, when it is in the region, list the nearest sites.
+        Every text is read as a place, and most are the same few ("1", "hi"): memoised."""
         status, place, query = self._parse(text or "")
         nearest = tuple(self.nearest(place.lat, place.lon, n)) if status == FOUND else ()
         return Lookup(status, place, nearest, query)
