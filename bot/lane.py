@@ -24,6 +24,12 @@ from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
 
+# Bumped in every forked child: a lane made before the fork must not use the parent's sockets.
+# (A number compared per call, where os.getpid() would be a system call each time.)
+_forks = [0]
+os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
+
+
 def lane_for(client: redis.Redis):
     """A SharedLane in a gevent-patched process (a gevent worker), else a Lane."""
     from gevent import monkey
@@ -37,7 +43,7 @@ class Lane:
     def __init__(self, client: redis.Redis):
         self.pool = client.connection_pool
         self._idle: list = []  # list.append and list.pop are atomic: no lock on the hot path
-        self._pid = os.getpid()
+        self._fork = _forks[0]
 
     def script(self, script: Script, keys: list, args: list):
         """EVALSHA with the connection's retry policy; a server that lost the script gets it again.
@@ -63,8 +69,8 @@ class Lane:
 
     def _take(self) -> tuple:
         """A held connection (reused: True) or a new one from the pool."""
-        if os.getpid() != self._pid:  # forked: the parent's sockets are not ours to use
-            self._idle, self._pid = [], os.getpid()
+        if self._fork != _forks[0]:  # forked: the parent's sockets are not ours to use
+            self._idle, self._fork = [], _forks[0]
         try:
             return self._idle.pop(), True
         except IndexError:
@@ -94,7 +100,7 @@ class SharedLane:
     def __init__(self, client: redis.Redis):
         self.pool = client.connection_pool
         self._link: _Link | None = None
-        self._pid = os.getpid()
+        self._fork = _forks[0]
 
     def script(self, script: Script, keys: list, args: list):
         """EVALSHA; a server that lost the script gets it again. As with Lane, a call on a link
@@ -110,8 +116,8 @@ class SharedLane:
             return self._evalsha(link, script, keys, args)
 
     def _current(self) -> tuple:
-        if os.getpid() != self._pid:  # forked: the parent's socket is not ours to use
-            self._link, self._pid = None, os.getpid()
+        if self._fork != _forks[0]:  # forked: the parent's socket is not ours to use
+            self._link, self._fork = None, _forks[0]
         link = self._link
         if link is None or link.failed:
             self._link = link = _Link(self.pool)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Sequence
 
+import orjson
 import redis
 
 from bot.lane import lane_for
@@ -149,10 +150,10 @@ class Store:
 
     def load_session(self, subject: str) -> dict | None:
         raw = self.redis.get(session_key(subject))
-        return json.loads(raw) if raw else None
+        return orjson.loads(raw) if raw else None
 
     def save_session(self, subject: str, state: dict) -> None:
-        self.redis.set(session_key(subject), json.dumps(state), ex=self.session_ttl)
+        self.redis.set(session_key(subject), orjson.dumps(state), ex=self.session_ttl)
 
     def put_on_screen(self, subject: str, node: str, locale: str, keep: dict | None = None) -> None:
         """A text we sent (a voice copy, a reminder) ends with "Reply 1 ...": put the person's
@@ -185,13 +186,13 @@ class Store:
             if cached is not None:
                 if rkey:  # a redelivery is not a new message: take its count back
                     self.redis.eval(_UNCOUNT, 1, rkey)
-                return Turn(json.loads(cached), True)
+                return Turn(orjson.loads(cached), True)
             state, messages, result = compute(reading)
             args: list = [hashlib.sha1(raw).hexdigest() if raw is not None else "",
-                          5, "SET", skey, json.dumps(state, separators=(",", ":")),
+                          5, "SET", skey, orjson.dumps(state),
                           "EX", self.session_ttl]
             if dkey:
-                args += [5, "SET", dkey, json.dumps(messages), "EX", self.dedupe_ttl]
+                args += [5, "SET", dkey, orjson.dumps(messages), "EX", self.dedupe_ttl]
             if writes is not None:
                 pipe = self.redis.pipeline(transaction=False)  # records writes, never executed
                 writes(pipe, result)
@@ -225,7 +226,7 @@ class Store:
             count = int(found[own - 1])
         extra = [_pairs(value) if command == "HGETALL" else value
                  for (command, _), value in zip(reads, found[own:])]
-        return cached, raw, Reading(json.loads(raw) if raw else None, bool(opted_out), count or 0,
+        return cached, raw, Reading(orjson.loads(raw) if raw else None, bool(opted_out), count or 0,
                                     language.decode() if language else None, extra)
 
     def index_reply(self, subject: str, token: str, pipe) -> None:
