@@ -55,3 +55,12 @@ def on_exit(server):
     metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     if os.path.basename(metrics_dir).startswith("helpline-metrics-"):
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def post_worker_init(worker):
+    """The app is loaded (content, flows, ZIP codes: hundreds of thousands of objects that live as
+    long as the worker). Move them out of the garbage collector's sight, so its collections, run
+    every few texts, walk only what the texts themselves made."""
+    import gc
+
+    gc.freeze()
