@@ -14,6 +14,8 @@ import time
 
 import redis
 
+from bot.lane import lane_for
+
 # GCRA with reservations: `tat` is when the bucket's debt is paid off. A send may start once the
 # debt is within burst-1 emissions; it then adds its cost (segments) to the debt.
 _TAKE = """
@@ -53,6 +55,7 @@ class TokenBucket:
             raise ValueError("rate must be above 0 and burst at least 1")
         self.rate, self.burst, self.key = float(rate), int(burst), key
         self._take = client.register_script(_TAKE)
+        self._lane = lane_for(client)  # one call per text sent: held connections (bot/lane.py)
         self._block, self._prepay = min(MAX_PREPAID, int(self.rate * prepay)), prepay
         self._lock = threading.Lock()
         self._credit, self._from, self._until = 0, 0.0, 0.0
@@ -60,7 +63,7 @@ class TokenBucket:
     def reserve(self, cost: int = 1, now: float | None = None) -> float:
         """Seconds to wait before sending `cost` segments; the slot is booked when this returns."""
         args = [self.rate, self.burst, max(1, int(cost)), "" if now is None else f"{now:.6f}"]
-        return float(self._take(keys=[self.key], args=args))
+        return float(self._lane.script(self._take, [self.key], args))
 
     def wait(self, cost: int = 1, sleep=time.sleep) -> float:
         """Book a slot and sleep until it comes; returns the seconds waited."""

@@ -17,6 +17,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from bot.checkins import FAILURES_TO_HOLD, HELD, Plan, Subscription, text as _text
+from bot.lane import lane_for
 from bot.privacy import Vault
 from bot.store import count_daily
 from bot.subscription_lua import CLAIM, DISPATCHED, LEAVE, READ, SENT
@@ -108,6 +109,9 @@ class Subscriptions:
         self._dispatched = client.register_script(DISPATCHED)
         self._read = client.register_script(READ)
         self._field_if = client.register_script(_FIELD_IF)
+        # Each check-in text makes these script calls (claim, sent, release) on a send thread:
+        # held connections skip the pool's per-call checks (bot/lane.py).
+        self._lane = lane_for(client)
 
     # --- reading ---------------------------------------------------------------------------
     def load(self, subject: str) -> Subscription | None:
@@ -259,14 +263,14 @@ class Subscriptions:
         1 claimed, 0 another attempt changed it. With `owner` (the job holding the lease), -1
         when the subscription no longer wants this slot from that job (STOP, re-dispatch)."""
         check = [slot, owner] if owner is not None else ["", ""]
-        return int(self._claim(keys=[marker_key(subject, slot), sub_key(subject)],
-                               args=[previous or "", value, MARKER_TTL, *check]))
+        return int(self._lane.script(self._claim, [marker_key(subject, slot), sub_key(subject)],
+                                     [previous or "", value, MARKER_TTL, *check]))
 
     def sent(self, subject: str, slot: str, sid: str) -> None:
         """Twilio took the text: mark the slot, map the SID for status callbacks, open replies."""
         keys = [sub_key(subject), LEASE_KEY, marker_key(subject, slot), sid_key(sid),
                 sids_key(subject), open_key(subject)]
-        self._sent(keys=keys, args=[subject, slot, sid, MARKER_TTL, SID_TTL, OPEN_TTL])
+        self._lane.script(self._sent, keys, [subject, slot, sid, MARKER_TTL, SID_TTL, OPEN_TTL])
 
     # --- batch send jobs ------------------------------------------------------------------------
     def batch_add(self, pipe, batch: str, subjects: list[str]) -> None:
@@ -288,7 +292,7 @@ class Subscriptions:
 
     def release(self, subject: str, slot: str, value: str) -> None:
         """Twilio certainly refused the text (an error answer): a retry may claim the slot anew."""
-        self._cas(keys=[marker_key(subject, slot)], args=[value, "", 0])
+        self._lane.script(self._cas, [marker_key(subject, slot)], [value, "", 0])
 
     def deactivate(self, subject: str, reason: str) -> None:
         """A number that cannot take texts (21610, 21211, 21614): stop for good, keep no number."""
