@@ -5,6 +5,7 @@ one language falls back to the default language at run time (the content check s
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ class Segments:
     count: int
 
 
+@functools.lru_cache(maxsize=4096)
 def segments(text: str) -> Segments:
     """How many SMS segments Twilio bills for this text (160/153 GSM-7, 70/67 UCS-2)."""
     chars = set(text)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 
@@ -44,12 +43,12 @@ class Vault:
 
     def subject(self, number: str) -> str:
         """The stable, keyed id of a phone number: the only form Redis keys ever hold."""
-        mac = hmac.new(self._hash_key, normalize_number(number).encode(), hashlib.sha256)
-        return mac.hexdigest()[:32]
+        return self.token(normalize_number(number))
 
     def token(self, value: str) -> str:
         """A keyed hash of any identifier (MessageSid, CallSid) for dedupe keys."""
-        return hmac.new(self._hash_key, value.encode(), hashlib.sha256).hexdigest()[:32]
+        # hmac.digest: the same HMAC-SHA256 as hmac.new(...).hexdigest(), in one C call
+        return hmac.digest(self._hash_key, value.encode(), "sha256").hex()[:32]
 
     def encrypt(self, number: str) -> str:
         return self._fernet.encrypt(normalize_number(number).encode()).decode()
