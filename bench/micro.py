@@ -20,14 +20,18 @@ def run(helpline) -> dict:
     now = datetime(2026, 11, 25, 15, tzinfo=timezone.utc)
     menu = State(node="main")
     nearby_params = engine.step(None, "55811", now).replies[0].params
+    classify = type(locator).classify.__wrapped__  # without the memo
     return {
         "step_digit_us": per_call_us(lambda: engine.step(menu, "2", now), 5000),
         "step_words_us": per_call_us(lambda: engine.step(menu, "where do i get narcan", now), 5000),
         "step_emergency_us": per_call_us(lambda: engine.step(menu, "my friend wont wake up", now), 5000),
         "step_unseen_text_us": per_call_us(
             lambda: engine.step(menu, f"qwerty {timeit.default_timer()}", now), 500),
-        "zip_lookup_us": per_call_us(lambda: locator.classify("55811"), 5000),
-        "town_lookup_us": per_call_us(lambda: locator.classify("st cloud"), 5000),
+        # A place is read once per distinct text, then memoised (Locator.classify): the first
+        # reading is the cost; the repeat is what most texts ("1", "hi") pay.
+        "zip_lookup_us": per_call_us(lambda: classify(locator, "55811"), 5000),
+        "town_lookup_us": per_call_us(lambda: classify(locator, "st cloud"), 5000),
+        "place_lookup_repeat_us": per_call_us(lambda: locator.classify("55811"), 5000),
         "render_menu_us": per_call_us(lambda: content.render("menu.main", "en"), 5000),
         # A screen without values is rendered once and then served from a memo; this is that once.
         "render_menu_first_us": per_call_us(lambda: content._render("menu.main", "en", "sms", {}), 5000),
