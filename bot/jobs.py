@@ -138,9 +138,10 @@ def tick() -> dict:
 
 
 def schedule_tick(queue: Queue, now: datetime) -> None:
-    """One dispatcher run per minute, whatever the number of workers (the job id is the minute)."""
+    """One dispatcher run per minute, whatever the number of workers (the job id is the minute,
+    written as a date so the logs' number masking leaves it readable)."""
     at = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    job = queue.create_job(tick, job_id=f"checkins-tick-{at:%Y%m%d%H%M}", timeout=300,
+    job = queue.create_job(tick, job_id=f"checkins-tick-{at:%Y-%m-%dT%H%M}", timeout=300,
                            result_ttl=600, failure_ttl=86400, status=JobStatus.SCHEDULED,
                            description="check-in dispatcher")
     try:

@@ -115,3 +115,19 @@ def test_json_lines_have_the_fields_a_log_search_needs():
 ])
 def test_mask_text_masks_numbers_in_every_usual_form_and_nothing_else(text, masked):
     assert web_logging.mask_text(text) == (masked or text)
+
+
+def test_the_dispatchers_job_id_reads_the_same_in_the_logs(redis_client):
+    """RQ logs every job by id; the minute in the dispatcher's id is written as a date, so the
+    masking of phone-like digit runs leaves it as the dashboard shows it."""
+    from datetime import datetime, timezone
+
+    from rq import Queue
+
+    from bot.jobs import DISPATCH_QUEUE, schedule_tick
+
+    queue = Queue(DISPATCH_QUEUE, connection=redis_client)
+    schedule_tick(queue, datetime(2026, 12, 4, 8, 15, 30, tzinfo=timezone.utc))
+    [job_id] = queue.scheduled_job_registry.get_job_ids()
+    assert job_id == "checkins-tick-2026-12-04T0816"
+    assert web_logging.mask_text(f"Job OK ({job_id})") == f"Job OK ({job_id})"
