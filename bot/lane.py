@@ -13,12 +13,14 @@ the worker and Redis a fraction of a round trip's system calls instead of two wh
 """
 from __future__ import annotations
 
+import functools
 import os
 from collections import deque
 
 import gevent
 import hiredis
 import redis
+from gevent import monkey
 from gevent.event import AsyncResult
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
@@ -32,9 +34,17 @@ os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
 
 def lane_for(client: redis.Redis):
     """A SharedLane in a gevent-patched process (a gevent worker), else a Lane."""
-    from gevent import monkey
-
     return SharedLane(client) if monkey.is_module_patched("socket") else Lane(client)
+
+
+def _evalsha(call, script: Script, keys: list, args: list):
+    """EVALSHA through `call(command)`; a server that lost the script (a restart, a new master
+    after a failover) gets it again, then the call is made once more."""
+    try:
+        return call(("EVALSHA", script.sha, len(keys), *keys, *args))
+    except NoScriptError:
+        script.sha = call(("SCRIPT", "LOAD", script.script)).decode()
+        return call(("EVALSHA", script.sha, len(keys), *keys, *args))
 
 
 class Lane:
@@ -53,14 +63,15 @@ class Lane:
         pool would have found it closed before handing it out. A timeout is not retried: Redis
         is slow or hung, and the caller answers without state rather than wait twice."""
         connection, reused = self._take()
+        call = functools.partial(self._call, connection)
         try:
             try:
-                result = self._evalsha(connection, script, keys, args)
+                result = _evalsha(call, script, keys, args)
             except redis.ConnectionError:
                 if not reused:
                     raise
                 connection.disconnect()
-                result = self._evalsha(connection, script, keys, args)
+                result = _evalsha(call, script, keys, args)
         except BaseException:
             self.pool.release(connection)  # the pool checks it before anyone uses it again
             raise
@@ -75,13 +86,6 @@ class Lane:
             return self._idle.pop(), True
         except IndexError:
             return self.pool.get_connection(), False
-
-    def _evalsha(self, connection, script: Script, keys: list, args: list):
-        try:
-            return self._call(connection, ("EVALSHA", script.sha, len(keys), *keys, *args))
-        except NoScriptError:  # a restarted server, a new master after a failover
-            script.sha = self._call(connection, ("SCRIPT", "LOAD", script.script)).decode()
-            return self._call(connection, ("EVALSHA", script.sha, len(keys), *keys, *args))
 
     @staticmethod
     def _call(connection, command: tuple):
@@ -108,12 +112,12 @@ class SharedLane:
         retried."""
         link, reused = self._current()
         try:
-            return self._evalsha(link, script, keys, args)
+            return _evalsha(link.call, script, keys, args)
         except redis.ConnectionError:
             if not reused:
                 raise
             link, _ = self._current()
-            return self._evalsha(link, script, keys, args)
+            return _evalsha(link.call, script, keys, args)
 
     def _current(self) -> tuple:
         if self._fork != _forks[0]:  # forked: the parent's socket is not ours to use
@@ -123,14 +127,6 @@ class SharedLane:
             self._link = link = _Link(self.pool)
             return link, False
         return link, link.used
-
-    @staticmethod
-    def _evalsha(link: "_Link", script: Script, keys: list, args: list):
-        try:
-            return link.call(hiredis.pack_command(("EVALSHA", script.sha, len(keys), *keys, *args)))
-        except NoScriptError:  # a restarted server, a new master after a failover
-            script.sha = link.call(hiredis.pack_command(("SCRIPT", "LOAD", script.script))).decode()
-            return link.call(hiredis.pack_command(("EVALSHA", script.sha, len(keys), *keys, *args)))
 
 
 class _Link:
@@ -149,11 +145,11 @@ class _Link:
         self._flushing = False
         self._reading = False
 
-    def call(self, packed: bytes):
+    def call(self, command: tuple):
         if self.failed is not None:
             raise self.failed
         waiter = AsyncResult()
-        self.queued.append((packed, waiter))
+        self.queued.append((hiredis.pack_command(command), waiter))
         if not self._flushing:
             self._flushing = True
             gevent.spawn(self._flush)  # runs once the greenlets ready to run now have queued theirs
