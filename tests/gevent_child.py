@@ -38,6 +38,11 @@ def summary(answer) -> dict:
             "node": answer.outcome.node if answer.outcome else None}
 
 
+def stored_nodes(helpline, people: list[str]) -> list[str]:
+    """The screen each person's stored conversation is on."""
+    return [helpline.store.load_session(helpline.vault.subject(p))["node"] for p in people]
+
+
 def crowd(url: str) -> dict:
     """Sixty people text "hi" then "2" at the same moment; one message is delivered ten times at
     once; one person sends twelve texts at once."""
@@ -49,7 +54,7 @@ def crowd(url: str) -> dict:
     retried = text_all(helpline, [("+16125559001", "naloxone", retried_sid)] * 10)
     burst = text_all(helpline, [("+16125559002", "hi", new_sid()) for _ in range(12)])
     day = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    nodes = [helpline.store.load_session(helpline.vault.subject(p))["node"] for p in people]
+    nodes = stored_nodes(helpline, people)
     return {"lane": type(helpline.store._lane).__name__,
             "first": [summary(a) for a in first], "second": [summary(a) for a in second],
             "retried": [summary(a) for a in retried], "burst": [summary(a) for a in burst],
@@ -71,8 +76,7 @@ def server_closed(url: str) -> dict:
     return {"killed": killed, "after_kill": [summary(a) for a in after_kill],
             "after_flush": [summary(a) for a in after_flush],
             "expected_after_kill": helpline.flow.node("main").target("2"),
-            "stored_nodes": [helpline.store.load_session(helpline.vault.subject(p))["node"]
-                             for p in people]}
+            "stored_nodes": stored_nodes(helpline, people)}
 
 
 def through(url: str) -> dict:
@@ -83,8 +87,7 @@ def through(url: str) -> dict:
     answers += text_all(helpline, [(p, "2", new_sid()) for p in people])
     return {"lane": type(helpline.store._lane).__name__, "answers": [summary(a) for a in answers],
             "expected_node": helpline.flow.node("main").target("2"),
-            "stored_nodes": [helpline.store.load_session(helpline.vault.subject(p))["node"]
-                             for p in people]}
+            "stored_nodes": stored_nodes(helpline, people)}
 
 
 def hung(url: str) -> dict:
