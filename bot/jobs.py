@@ -264,8 +264,7 @@ def _after_send(rt: Runtime, attempt: Attempt, outcome, result, sends: list, sta
 def _tally(rt: Runtime, sends: list, stats: Counter, now: datetime) -> None:
     """The batch's counts in a couple of round trips instead of two per text."""
     pipe = rt.redis.pipeline(transaction=False)
-    for result in sends:
-        metrics.record_send(rt.redis, result, pipe)
+    metrics.record_sends(pipe, sends)
     pipe.execute()
     for name, n in stats.items():
         rt.subs.count(name, now, n)

@@ -7,6 +7,7 @@ subscribers, queues) are read when /metrics is scraped, so they cover every mach
 """
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import time
@@ -20,7 +21,7 @@ from prometheus_client import (CONTENT_TYPE_PLAIN_0_0_4, REGISTRY, CollectorRegi
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from rq import Queue, Worker
 
-from bot.store import Store
+from bot.store import count_sends
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +120,12 @@ def record_send(connection: redis.Redis, result, pipe=None) -> None:
     Call it where a job sends: `metrics.record_send(job.connection, sender.send(to, body))`;
     pass `pipe` to make the count part of the job's own transaction.
     """
-    Store(connection).count_send(send_label(result), pipe)
+    record_sends(pipe if pipe is not None else connection, [result])
+
+
+def record_sends(target, results) -> None:
+    """Count a batch's outbound texts: one HINCRBY per result label, not one per text."""
+    count_sends(target, collections.Counter(send_label(result) for result in results))
 
 
 # --- exposition -----------------------------------------------------------------------------------

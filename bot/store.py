@@ -6,11 +6,10 @@ records expire; opt-outs do not (a STOP must outlive any session).
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import orjson
 import redis
@@ -131,6 +130,13 @@ def count_daily(pipe, key: str, field: str, n: int = 1) -> None:
     pipe.expire(key, STATS_TTL)
 
 
+def count_sends(target, counts: Mapping[str, int]) -> None:
+    """Anonymous counts of outbound texts by result (a client or a pipeline); no expiry, as
+    Prometheus counters."""
+    for result, n in counts.items():
+        target.hincrby(SENDS_KEY, result, n)
+
+
 def _pairs(flat: list) -> dict:
     """HGETALL's reply as a script returns it, [field, value, ...], as redis-py's dict."""
     return dict(zip(flat[::2], flat[1::2]))
@@ -248,10 +254,10 @@ class Store:
 
         def transaction(pipe: redis.client.Pipeline) -> None:
             raw = pipe.get(key)
-            record, box["result"] = change(json.loads(raw) if raw else None)
+            record, box["result"] = change(orjson.loads(raw) if raw else None)
             pipe.multi()
             if record is not None:
-                pipe.set(key, json.dumps(record), ex=self.session_ttl)
+                pipe.set(key, orjson.dumps(record), ex=self.session_ttl)
                 if subject:
                     pipe.sadd(calls_key(subject), token)
                     pipe.expire(calls_key(subject), self.session_ttl)
@@ -292,10 +298,6 @@ class Store:
     def last_dispatch(self) -> datetime | None:
         raw = self.redis.get(DISPATCH_KEY)
         return datetime.fromisoformat(raw.decode()) if raw else None
-
-    def count_send(self, result: str, pipe=None) -> None:
-        """Anonymous count of one outbound text by result; no expiry, as Prometheus counters."""
-        (pipe if pipe is not None else self.redis).hincrby(SENDS_KEY, result, 1)
 
     def sends(self) -> dict[str, int]:
         return {k.decode(): int(v) for k, v in self.redis.hgetall(SENDS_KEY).items()}
