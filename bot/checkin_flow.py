@@ -86,7 +86,10 @@ class CheckinFlow:
         except ValueError:
             return None
         if word != "yes":
-            return None
+            # People answer menus with digits; this screen asks YES or NO and has no list, so
+            # a number gets that question again (the choices so far are kept), not "not on
+            # this list". Words still go on to topics and the menu.
+            return Outcome(state, (Reply("checkin.yes_or_no"),)) if choice.isdigit() else None
         slot = self.rules.first_slot(plan, now)
         event = Event("checkin_subscribe", {"freq": plan.freq, "window": plan.window,
                                             "locale": state.locale, "slot": slot.key})

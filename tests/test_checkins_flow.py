@@ -75,6 +75,17 @@ def test_a_wrong_number_at_a_choice_gets_a_hint_and_the_choice_still_works(texte
     assert "What time of day" in texter.send("1")
 
 
+def test_a_number_at_the_yes_or_no_question_asks_it_again_and_yes_still_signs_up(texter, subs):
+    texter.send("CHECKIN")
+    texter.send("1")
+    texter.send("2")
+    again = texter.send("1")
+    assert "reply YES" in again and "NO" in again and "not on this list" not in again
+    assert subs.count_due(FAR) == 0
+    assert "You are signed up" in texter.send("yes")
+    assert subs.count_due(FAR) == 1
+
+
 def test_status_pause_resume_and_change_by_keyword(texter, helpline, subs):
     sign_up(texter)
     status = texter.send("STATUS")
