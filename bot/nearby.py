@@ -58,8 +58,9 @@ def handlers(locator: Locator) -> dict:
 
     def more(engine, state, ctx, now, folded):
         place = state.vars.get("keep_place")
-        if not place:  # at the places prompt, ask for a place; elsewhere it is just a word
-            return _say(engine, state, "naloxone.ask_place", {}) if state.node == NODE else None
+        if not place:  # at a screen that asks for a place, ask again; elsewhere it is a word
+            asks = engine.flow.node(state.node).expects == "place"
+            return _say(engine, state, "naloxone.ask_place", {}) if asks else None
         return _show(engine, state, locator, place, place.get("offset", 0) + PAGE)
 
     def screen(engine, state, ctx):
