@@ -6,6 +6,7 @@ records expire; opt-outs do not (a STOP must outlive any session).
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -137,6 +138,15 @@ def count_sends(target, counts: Mapping[str, int]) -> None:
         target.hincrby(SENDS_KEY, result, n)
 
 
+def _dumps(value) -> bytes:
+    """JSON of a conversation or its replies, by orjson (in C, on every text); what orjson cannot
+    write (an integer past 64 bits) falls back to the standard library rather than lose a turn."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
 def _pairs(flat: list) -> dict:
     """HGETALL's reply as a script returns it, [field, value, ...], as redis-py's dict."""
     return dict(zip(flat[::2], flat[1::2]))
@@ -159,7 +169,7 @@ class Store:
         return orjson.loads(raw) if raw else None
 
     def save_session(self, subject: str, state: dict) -> None:
-        self.redis.set(session_key(subject), orjson.dumps(state), ex=self.session_ttl)
+        self.redis.set(session_key(subject), _dumps(state), ex=self.session_ttl)
 
     def put_on_screen(self, subject: str, node: str, locale: str, keep: dict | None = None) -> None:
         """A text we sent (a voice copy, a reminder) ends with "Reply 1 ...": put the person's
@@ -195,10 +205,10 @@ class Store:
                 return Turn(orjson.loads(cached), True)
             state, messages, result = compute(reading)
             args: list = [hashlib.sha1(raw).hexdigest() if raw is not None else "",
-                          5, "SET", skey, orjson.dumps(state),
+                          5, "SET", skey, _dumps(state),
                           "EX", self.session_ttl]
             if dkey:
-                args += [5, "SET", dkey, orjson.dumps(messages), "EX", self.dedupe_ttl]
+                args += [5, "SET", dkey, _dumps(messages), "EX", self.dedupe_ttl]
             if writes is not None:
                 pipe = self.redis.pipeline(transaction=False)  # records writes, never executed
                 writes(pipe, result)
@@ -254,10 +264,10 @@ class Store:
 
         def transaction(pipe: redis.client.Pipeline) -> None:
             raw = pipe.get(key)
-            record, box["result"] = change(orjson.loads(raw) if raw else None)
+            record, box["result"] = change(json.loads(raw) if raw else None)
             pipe.multi()
             if record is not None:
-                pipe.set(key, orjson.dumps(record), ex=self.session_ttl)
+                pipe.set(key, json.dumps(record), ex=self.session_ttl)
                 if subject:
                     pipe.sadd(calls_key(subject), token)
                     pipe.expire(calls_key(subject), self.session_ttl)

@@ -329,3 +329,11 @@ def test_connections_the_server_closed_between_texts_cost_no_state(helpline, red
     assert killed >= 1 and not answer.degraded
     expected = helpline.flow.node(screen).target("1")
     assert answer.outcome.node == helpline.store.load_session(subject)["node"] == expected
+
+
+def test_a_conversation_orjson_cannot_write_is_still_saved(helpline):
+    """State goes to JSON through orjson, which refuses integers past 64 bits: such a value
+    falls back to the standard library instead of failing the turn."""
+    subject = helpline.vault.subject("+16125557399")
+    helpline.store.save_session(subject, {"node": "main", "huge": 10**30})
+    assert helpline.store.load_session(subject)["node"] == "main"
