@@ -6,7 +6,7 @@ import shutil
 import tempfile
 
 # Prometheus: each worker writes its counters to files in this directory and /metrics sums them
-# (bot/metrics.py). Set PROMETHEUS_MULTIPROC_DIR to choose it; by default each gunicorn gets a
+# (bot/ops/metrics.py). Set PROMETHEUS_MULTIPROC_DIR to choose it; by default each gunicorn gets a
 # fresh temporary one. It must be set before prometheus_client is imported anywhere.
 if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="helpline-metrics-")
@@ -21,7 +21,7 @@ bind = os.environ.get("GUNICORN_BIND", f"0.0.0.0:{os.environ.get('PORT', '8000')
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 # A gevent worker never sleeps while it has work, so one per CPU keeps every CPU busy; more would
 # only add process switches and split the Redis calls that one worker sends together
-# (bot/lane.py). A sync worker sleeps on every wait: gunicorn's 2 x CPUs + 1.
+# (bot/storage/lane.py). A sync worker sleeps on every wait: gunicorn's 2 x CPUs + 1.
 _cpus = multiprocessing.cpu_count()
 workers = int(os.environ.get("WEB_CONCURRENCY", _cpus if worker_class == "gevent" else 2 * _cpus + 1))
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "100"))  # per worker
@@ -37,7 +37,7 @@ max_requests_jitter = max_requests // 10
 accesslog = "-" if os.environ.get("ACCESS_LOG", "") == "on" else None
 errorlog = "-"
 # Access logs would carry no numbers (Twilio posts form bodies), but stay off by default.
-logger_class = "bot.web_logging.GunicornLogger"  # JSON lines when LOG_FORMAT=json, numbers masked
+logger_class = "bot.ops.logs.GunicornLogger"  # JSON lines when LOG_FORMAT=json, numbers masked
 
 
 def on_starting(server):

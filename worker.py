@@ -9,7 +9,7 @@ Queues: "default" (the check-in dispatcher) before "outbound" (texts; the phone 
 its "text me this" there too). The dispatcher runs every minute through RQ's scheduler: each
 run books the next, with the minute as job id, so any number of workers keep one chain going,
 and every start books it again in case it broke. Check-ins go out as batch jobs of up to 200
-texts, each sent on a few threads (bot/jobs.py), so one worker keeps several texts at Twilio
+texts, each sent on a few threads (bot/checkins/jobs.py), so one worker keeps several texts at Twilio
 at once. Settings come from the environment, as for the web app (REDIS_URL, TWILIO_*,
 HELPLINE_SECRET, SEND_RATE_PER_SECOND, QUIET_HOURS_*).
 
@@ -31,7 +31,9 @@ import sys
 from rq import Worker
 from rq.worker_pool import WorkerPool
 
-from bot import jobs, web_logging
+from bot.checkins import jobs
+
+from bot.ops import logs as web_logging
 from bot.config import load_settings
 from bot.helpline import connect
 

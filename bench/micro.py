@@ -7,7 +7,7 @@ from __future__ import annotations
 import timeit
 from datetime import datetime, timezone
 
-from bot.engine import State
+from bot.conversation.engine import State
 
 
 def per_call_us(fn, number: int) -> float:

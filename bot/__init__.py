@@ -1,14 +1,28 @@
-"""Opioid overdose prevention helpline: Flask app factory. No work happens at import time."""
+"""Opioid overdose prevention helpline: the Flask app factory.
+
+bot/ holds the factory, the settings (config.py), the composition root (helpline.py) and one
+package per capability; docs/architecture.md draws the layers. No work happens at import time.
+"""
 from __future__ import annotations
 
 from flask import Flask
 
+from bot import legacy
 from bot.config import Settings, load_settings
+
+legacy.install()  # jobs queued under the old module names still run (bot/legacy.py)
 
 
 def create_app(settings: Settings | None = None, **overrides) -> Flask:
     """Build the web app: settings, Redis, the helpline objects, blueprints, CLI commands."""
-    from bot import admin, checkin_cli, cli, errors, helpline, metrics, ops, web_logging
+    from bot import helpline
+    from bot.ops import admin
+    from bot.checkins import cli as checkin_cli
+    from bot.ops import cli
+    from bot.channels import errors
+    from bot.ops import metrics
+    from bot.ops import health as ops
+    from bot.ops import logs as web_logging
     from bot.channels import sms, voice
 
     settings = settings or load_settings(**overrides)

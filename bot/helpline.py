@@ -10,18 +10,23 @@ import redis_sentinel_url
 import yaml
 
 from bot.config import Settings
-from bot.content import Content
-from bot.conversation import Conversations
-from bot.engine import Engine
-from bot.flows import Flow, load_flow, validate
-from bot.intents import SignalDetector
-from bot.keywords import Lexicons
-from bot.limits import InboundLimit
-from bot.locator import Locator
-from bot import checkin_flow, checkin_host, forget, nearby, reminder_flow, reminders
-from bot.checkins import Rules
-from bot.privacy import Vault
-from bot.store import Store
+from bot.conversation.content import Content
+from bot.channels.conversations import Conversations
+from bot.conversation.engine import Engine
+from bot.conversation.flows import Flow, load_flow, validate
+from bot.understanding.signals import SignalDetector
+from bot.understanding.keywords import Lexicons
+from bot.channels.limits import InboundLimit
+from bot.places.locator import Locator
+from bot.checkins import flow as checkin_flow
+from bot.checkins import host as checkin_host
+from bot.privacy import forget
+from bot.places import nearby
+from bot.reminders import flow as reminder_flow
+from bot.reminders import ledger as reminders
+from bot.checkins.rules import Rules
+from bot.privacy.vault import Vault
+from bot.storage.store import Store
 
 
 def connect(settings: Settings) -> redis.Redis:

@@ -16,7 +16,9 @@ import pytest
 import redis
 from rq import SimpleWorker
 
-from bot import create_app, jobs
+from bot import create_app
+
+from bot.checkins import jobs
 from bot.config import load_settings
 from tests.signing import AUTH_TOKEN, BASE_URL, post_signed, sms_form
 from tests.twilio_server import ACCOUNT_SID, running_server

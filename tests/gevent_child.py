@@ -1,5 +1,5 @@
 """Run by tests/test_lane_gevent.py in its own process: the helpline as a gevent worker runs it
-(sockets patched, so Store talks to Redis through bot.lane.SharedLane), with many texts at once.
+(sockets patched, so Store talks to Redis through bot.storage.lane.SharedLane), with many texts at once.
 
 Usage: python -m tests.gevent_child SCENARIO REDIS_URL; prints one JSON object.
 """
@@ -15,7 +15,7 @@ import gevent  # noqa: E402
 import redis  # noqa: E402
 
 from bot import create_app  # noqa: E402
-from bot.lane import SharedLane  # noqa: E402
+from bot.storage.lane import SharedLane  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
 from tests.signing import new_sid  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Check-in rules (bot/checkins.py) with time passed in, and the shared send rate on a real Redis."""
+"""Check-in rules (bot/checkins/rules.py) with time passed in, and the shared send rate on a real Redis."""
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
-from bot.checkins import MAX_LATE, MIN_LEAD, Plan, Rules, Slot, rotation
-from bot.ratelimit import TokenBucket
+from bot.checkins.rules import MAX_LATE, MIN_LEAD, Plan, Rules, Slot, rotation
+from bot.storage.ratelimit import TokenBucket
 
 CHICAGO = ZoneInfo("America/Chicago")
 RULES = Rules(CHICAGO, quiet_start=21, quiet_end=8)

@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.checkins import PAUSE, WINDOWS
-from bot.content import segments
+from bot.checkins.rules import PAUSE, WINDOWS
+from bot.conversation.content import segments
 from tests.conftest import Texter
 
 NUMBER = "+16125550123"

@@ -1,4 +1,4 @@
-"""Emergency and crisis detection (bot/intents.py) against the message corpus in tests/data.
+"""Emergency and crisis detection (bot/understanding/signals.py) against the message corpus in tests/data.
 
 Pure tests: no Redis, no app. Every corpus entry is its own case, named after the message, so a
 failure reads as the message that was missed.
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.intents import MAX_CHARS, Signal, SignalDetector, normalize
+from bot.understanding.signals import MAX_CHARS, Signal, SignalDetector, normalize
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"

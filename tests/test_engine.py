@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 
-from bot import nearby
-from bot.engine import Context, Engine, State
-from bot.flows import load_flow
-from bot.intents import SignalDetector
-from bot.keywords import Lexicons
-from bot.locator import Locator
+from bot.places import nearby
+from bot.conversation.engine import Context, Engine, State
+from bot.conversation.flows import load_flow
+from bot.understanding.signals import SignalDetector
+from bot.understanding.keywords import Lexicons
+from bot.places.locator import Locator
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 25, 15, 0, tzinfo=timezone.utc)

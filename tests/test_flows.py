@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.flows import FlowError, load_flow, validate
+from bot.conversation.flows import FlowError, load_flow, validate
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -82,7 +82,7 @@ WEBHOOKS = {
 
 @pytest.mark.parametrize("webhook", sorted(WEBHOOKS))
 def test_ten_thousand_generated_signed_requests(client, webhook, caplog):
-    caplog.set_level(logging.ERROR, logger="bot.errors")
+    caplog.set_level(logging.ERROR, logger="bot.channels.errors")
     rng = random.Random(f"fuzz {webhook}")
     answered = 0
     for _ in range(FUZZ_CASES):

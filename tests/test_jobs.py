@@ -10,12 +10,12 @@ from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
 from bot import create_app
-from bot.delivery import DONE, RETRY, SENT, Attempt, deliver
-from bot.jobs import DISPATCH_QUEUE, SEND_QUEUE, schedule_tick
-from bot.outbound import TwilioSender
-from bot.privacy import Vault
-from bot.ratelimit import TokenBucket
-from bot.subscriptions import Subscriptions
+from bot.outbound.delivery import DONE, RETRY, SENT, Attempt, deliver
+from bot.checkins.jobs import DISPATCH_QUEUE, SEND_QUEUE, schedule_tick
+from bot.outbound.sender import TwilioSender
+from bot.privacy.vault import Vault
+from bot.storage.ratelimit import TokenBucket
+from bot.checkins.subscriptions import Subscriptions
 from tests.conftest import Texter, drain, make_settings, run_worker
 from tests.waiting import wait_until
 from tests.signing import AUTH_TOKEN, post_signed

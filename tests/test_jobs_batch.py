@@ -9,13 +9,17 @@ from rq import Queue, SimpleWorker
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from bot import create_app, dispatch as dispatcher, jobs
-from bot.delivery import SKIPPED, Attempt, deliver
-from bot.jobs import SEND_QUEUE
-from bot.outbound import TwilioSender
-from bot.ratelimit import TokenBucket
-from bot.store import OUTBOUND_RATE_KEY
-from bot.subscriptions import batch_key
+from bot import create_app
+
+from bot.checkins import dispatch as dispatcher
+
+from bot.checkins import jobs
+from bot.outbound.delivery import SKIPPED, Attempt, deliver
+from bot.checkins.jobs import SEND_QUEUE
+from bot.outbound.sender import TwilioSender
+from bot.storage.ratelimit import TokenBucket
+from bot.storage.store import OUTBOUND_RATE_KEY
+from bot.checkins.subscriptions import batch_key
 from tests.conftest import drain, make_settings
 from tests.test_jobs import Person, dispatch, texts_to
 from tests.twilio_server import ACCOUNT_SID, AUTH_TOKEN

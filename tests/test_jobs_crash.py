@@ -15,7 +15,7 @@ from rq import Queue
 from rq.job import Job, JobStatus
 from rq.registry import ScheduledJobRegistry
 
-from bot.jobs import DISPATCH_QUEUE, LEASE, SEND_QUEUE
+from bot.checkins.jobs import DISPATCH_QUEUE, LEASE, SEND_QUEUE
 from tests.conftest import ROOT, _BASE_ENV, run_worker
 from tests.waiting import wait_until
 from tests.test_jobs import Person, dispatch

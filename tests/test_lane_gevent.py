@@ -1,5 +1,5 @@
 """The webhook's Redis lane as gevent workers run it: one connection per process, shared by every
-text in flight, their calls sent together (bot/lane.py SharedLane). Each scenario runs in a
+text in flight, their calls sent together (bot/storage/lane.py SharedLane). Each scenario runs in a
 gevent-patched child process (tests/gevent_child.py) against the real Redis of the suite."""
 from __future__ import annotations
 

@@ -14,15 +14,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import create_app, nearby
-from bot.checks import check_content
-from bot.content import segments
-from bot.engine import Context, Engine, Event, State
-from bot.flows import load_flow
-from bot.intents import SignalDetector
-from bot.keywords import CARRIER_WORDS, Lexicons, fold
-from bot.locator import Locator
-from bot.store import LANGUAGE_TTL, language_key, session_key
+from bot import create_app
+
+from bot.places import nearby
+from bot.conversation.checks import check_content
+from bot.conversation.content import segments
+from bot.conversation.engine import Context, Engine, Event, State
+from bot.conversation.flows import load_flow
+from bot.understanding.signals import SignalDetector
+from bot.understanding.keywords import CARRIER_WORDS, Lexicons, fold
+from bot.places.locator import Locator
+from bot.storage.store import LANGUAGE_TTL, language_key, session_key
 from tests.conftest import Texter, make_settings
 
 ROOT = Path(__file__).resolve().parent.parent

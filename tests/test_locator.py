@@ -11,7 +11,7 @@ import pytest
 import yaml
 import zipcodes
 
-from bot.locator import (FOUND, INVALID_ZIP, NOT_A_PLACE, OUT_OF_REGION, REGIONS, Locator,
+from bot.places.locator import (FOUND, INVALID_ZIP, NOT_A_PLACE, OUT_OF_REGION, REGIONS, Locator,
                          LocatorDataError)
 
 DATA = Path(__file__).resolve().parents[1] / "content" / "mn" / "naloxone_sites.yaml"

@@ -11,8 +11,10 @@ import rq
 from prometheus_client.parser import text_string_to_metric_families
 from rq.scheduler import RQScheduler
 
-from bot import create_app, metrics
-from bot.outbound import TwilioSender
+from bot import create_app
+
+from bot.ops import metrics
+from bot.outbound.sender import TwilioSender
 from tests.conftest import ROOT, Texter, make_settings
 from tests.signing import post_signed, sms_form
 from tests.twilio_server import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
@@ -100,7 +102,7 @@ def test_healthz_reports_a_stalled_dispatcher(client, helpline):
 
 
 def test_healthz_never_500s_when_a_check_reads_garbage(client, redis_client):
-    from bot.store import DISPATCH_KEY
+    from bot.storage.store import DISPATCH_KEY
     redis_client.set(DISPATCH_KEY, "not a time")
 
     response = client.get("/healthz")

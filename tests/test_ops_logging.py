@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from bot import web_logging
+from bot.ops import logs as web_logging
 from tests.signing import post_signed, sms_form
 
 NUMBER = "+16125550123"
@@ -124,7 +124,7 @@ def test_the_dispatchers_job_id_reads_the_same_in_the_logs(redis_client):
 
     from rq import Queue
 
-    from bot.jobs import DISPATCH_QUEUE, schedule_tick
+    from bot.checkins.jobs import DISPATCH_QUEUE, schedule_tick
 
     queue = Queue(DISPATCH_QUEUE, connection=redis_client)
     schedule_tick(queue, datetime(2026, 12, 4, 8, 15, 30, tzinfo=timezone.utc))

@@ -80,7 +80,7 @@ def test_the_app_keeps_conversations_on_the_sentinel_master(sentinel_url):
 
 def test_gevent_workers_share_one_connection_to_the_sentinel_master(sentinel_url):
     """As gunicorn's gevent workers run the app: the texts in flight share one pipelined
-    connection (bot/lane.py SharedLane), which the Sentinel pool points at the master."""
+    connection (bot/storage/lane.py SharedLane), which the Sentinel pool points at the master."""
     url, master = sentinel_url
     result = run_child("through", url)
 

@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from bot.outbound import ConsoleSender, SendResult, TwilioSender, build_sender, mask_number
+from bot.outbound.sender import ConsoleSender, SendResult, TwilioSender, build_sender, mask_number
 from tests.twilio_server import ACCOUNT_SID, AUTH_TOKEN, running_server
 
 TO = "+15551230123"
@@ -145,7 +145,7 @@ def test_logs_and_details_never_hold_the_phone_number(server, caplog):
 
 
 def test_console_sender_keeps_the_text_and_logs_it_masked(caplog):
-    caplog.set_level(logging.INFO, logger="bot.outbound")
+    caplog.set_level(logging.INFO, logger="bot.outbound.sender")
     console = ConsoleSender()
 
     result = console.send(TO, "Good Samaritan law protects you when you call 911.")

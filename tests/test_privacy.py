@@ -17,9 +17,9 @@ import redis as redis_lib
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
 
-from bot.forget import PENDING_SECONDS
-from bot.jobs import SEND_QUEUE
-from bot.store import replies_key
+from bot.privacy.forget import PENDING_SECONDS
+from bot.checkins.jobs import SEND_QUEUE
+from bot.storage.store import replies_key
 from tests.conftest import Texter, run_worker
 from tests.signing import new_sid, post_signed
 from tests.test_jobs import dispatch, texts_to

@@ -14,10 +14,12 @@ import re
 import pytest
 import redis
 
-from bot import create_app, web_logging
+from bot import create_app
+
+from bot.ops import logs as web_logging
 from bot.config import Settings
-from bot.store import LANGUAGE_TTL, RATE_TTL, STATS_TTL
-from bot.subscriptions import MARKER_TTL, OPEN_TTL, SID_TTL
+from bot.storage.store import LANGUAGE_TTL, RATE_TTL, STATS_TTL
+from bot.checkins.subscriptions import MARKER_TTL, OPEN_TTL, SID_TTL
 from tests.conftest import Texter, make_settings
 from tests.test_privacy import FERNET, NUMBER, in_clear, life, snapshot, ties
 from tests.twilio_server import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
@@ -82,7 +84,7 @@ def lived(redis_url):
 # the test: a new kind of key needs a row here and in the README's privacy section.
 PERSISTS = None
 SESSION, DEDUPE = Settings.session_ttl, Settings.dedupe_ttl
-REMINDER_TTL = 9 * DAY  # bot/reminders.py RECORD_TTL: the furthest reminder (7 days) + 2 days
+REMINDER_TTL = 9 * DAY  # bot/reminders/ledger.py RECORD_TTL: the furthest reminder (7 days) + 2 days
 RETENTION = [
     (r"hl:s:{S}", SESSION, "where the person is in the menu (refreshed by each message)"),
     (r"hl:m:{T}", DEDUPE, "the reply to one message, for Twilio's retries of it"),

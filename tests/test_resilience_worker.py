@@ -10,8 +10,8 @@ from datetime import timedelta
 
 from rq.registry import FailedJobRegistry
 
-from bot import jobs
-from bot.outbound import TwilioSender
+from bot.checkins import jobs
+from bot.outbound.sender import TwilioSender
 from tests.conftest import drain
 from tests.waiting import wait_until
 from tests.signing import BASE_URL

@@ -12,7 +12,7 @@ import redis
 
 from bot import create_app
 from bot.helpline import build
-from bot.limits import WINDOW_SECONDS
+from bot.channels.limits import WINDOW_SECONDS
 from tests.conftest import Texter, make_settings, message_texts
 from tests.signing import new_sid, post_signed, sms_form
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.content import segments
+from bot.conversation.content import segments
 from tests.conftest import Texter
 
 HERE = Path(__file__).resolve().parent / "transcripts"

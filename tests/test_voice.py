@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from bot import create_app
-from bot.flows import load_flow
-from bot.voice_twiml import spoken
+from bot.conversation.flows import load_flow
+from bot.voice.twiml import spoken
 from tests.conftest import make_settings
 from tests.signing import new_sid, post_signed
 
@@ -416,7 +416,7 @@ def test_with_redis_down_talk_to_someone_still_dials_with_the_helpline_number(re
 
 
 def test_a_bug_still_gets_the_spoken_emergency_steps_and_the_helpline(caller, monkeypatch):
-    from bot.voice import PhoneTree
+    from bot.voice.phone_tree import PhoneTree
 
     caller.start()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot import create_app
-from bot.voice_checks import check_voice
+from bot.voice.checks import check_voice
 from tests.conftest import make_settings
 from tests.test_voice import NUMBER
 

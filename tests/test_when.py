@@ -1,4 +1,4 @@
-"""The reminder time parser (bot/when.py): the phrases people send, in English and Spanish, read in
+"""The reminder time parser (bot/understanding/when.py): the phrases people send, in English and Spanish, read in
 the helpline's time zone; text that is not about a time is left alone; unreadable times are
 Unclear so the person can be asked again."""
 from __future__ import annotations
@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot import when
+from bot.understanding import when
 
 TZ = ZoneInfo("America/Chicago")
 TUESDAY_2PM = datetime(2025, 3, 4, 14, 0, tzinfo=TZ)  # Tue 4 March 2025

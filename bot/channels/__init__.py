@@ -1,1 +1,7 @@
-"""HTTP adapters: translate Twilio requests to the domain and the domain's answers to TwiML."""
+"""HTTP adapters: translate Twilio requests to the domain and the domain's answers to TwiML.
+
+sms.py and voice.py are the webhooks, twilio_auth.py checks X-Twilio-Signature,
+conversations.py runs one text through the store and the engine (shared by SMS, the terminal
+chat and the console simulator), limits.py is the inbound rate limit, errors.py the app's error
+pages. May import every capability package; only the app factory imports it.
+"""

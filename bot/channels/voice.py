@@ -15,18 +15,18 @@ import rq
 from flask import Blueprint, Flask, Response, abort, current_app, request, url_for
 from rq.exceptions import DuplicateJobError
 
-from bot.conversation import REDIS_ERRORS
-from bot.privacy import mask_number, normalize_number
+from bot.channels.conversations import REDIS_ERRORS
+from bot.privacy.vault import mask_number, normalize_number
 from bot.channels.twilio_auth import twilio_signed
-from bot.voice import LANGUAGE, NO_TEXT, OPTED_OUT, TEXTED, Call, Heard, PhoneTree
-from bot.voice_checks import check_voice
-from bot.voice_cli import call
-from bot.voice_twiml import fallback, render
+from bot.voice.phone_tree import LANGUAGE, NO_TEXT, OPTED_OUT, TEXTED, Call, Heard, PhoneTree
+from bot.voice.checks import check_voice
+from bot.voice.simulator import call
+from bot.voice.twiml import fallback, render
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__)
 QUEUE = "outbound"
-TEXT_JOB = "bot.voice_jobs.send_screen_text"  # by name: the web process never imports worker code
+TEXT_JOB = "bot.voice.jobs.send_screen_text"  # by name: the web process never imports worker code
 TEXT_RETRY = rq.Retry(max=3, interval=[10, 60, 300])
 MAX_SPEECH = 500
 _TEXTABLE = re.compile(r"\+[1-9]\d{9,14}")  # E.164; Twilio's "anonymous" numbers are shorter
@@ -149,7 +149,7 @@ def _enqueue_text(helpline, sid: str, number: str, text: dict) -> None:
 
 def _book_reminder(helpline, number: str, remind: dict, now: datetime) -> None:
     """Press 7: the job id is derived from the caller and the screen, so a retried webhook
-    books the same one reminder (bot/reminders.py)."""
+    books the same one reminder (bot/reminders/ledger.py)."""
     try:
         helpline.extras["reminders"].from_call(number, remind, now)
     except REDIS_ERRORS as exc:

@@ -1,0 +1,67 @@
+"""Content and flow checks for editors: every problem names the file, key or node and what to do."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import textstat
+import yaml
+
+from bot.conversation.content import Content, ContentError, segments
+from bot.conversation.flows import Flow
+
+MAX_SMS_SEGMENTS = 3
+
+
+@dataclass(frozen=True)
+class Report:
+    locale: str
+    key: str
+    channel: str
+    segments: int
+    encoding: str
+    grade: float
+    text: str
+
+
+def allowed_sources(content_dir: Path) -> set[str]:
+    data = yaml.safe_load((Path(content_dir) / "SOURCES.yaml").read_text(encoding="utf-8"))
+    return set(data.get("sources", {}))
+
+
+def check_content(content: Content, flow: Flow) -> tuple[list[Report], list[str]]:
+    """Render every message in every language; return reports and a list of errors."""
+    errors: list[str] = []
+    reports: list[Report] = []
+    sources = allowed_sources(content.dir)
+    default_keys = content.keys()
+    for key in sorted(flow.content_keys() - default_keys):
+        errors.append(f"flows: content key {key!r} is used by a flow but missing in "
+                      f"{content.default}/")
+    for locale in content.locales:
+        for key in sorted(default_keys - content.keys(locale)):
+            errors.append(f"{locale}/: key {key!r} is missing (it exists in {content.default}/)")
+        for key, entry in sorted(content.entries[locale].items()):
+            errors += [f"{entry.file}: {key}: unknown source {s!r} (add it to content/SOURCES.yaml)"
+                       for s in entry.source if s not in sources]
+            if not entry.source:
+                errors.append(f"{entry.file}: {key}: no 'source'; every fact names its source")
+            raw = yaml.safe_load(Path(content.dir, entry.file).read_text(encoding="utf-8"))[key]
+            params = raw.get("example") or {}
+            budget = int(raw.get("max_segments", MAX_SMS_SEGMENTS))
+            for channel in ("sms", "voice"):
+                try:
+                    text = content.render(key, locale, channel, params)
+                except ContentError as exc:
+                    errors.append(str(exc))
+                    continue
+                except Exception as exc:  # a Jinja error names the template problem
+                    errors.append(f"{entry.file}: {key} ({channel}): {type(exc).__name__}: {exc}")
+                    continue
+                seg = segments(text)
+                grade = textstat.flesch_kincaid_grade(text) if text else 0.0
+                reports.append(Report(locale, key, channel, seg.count, seg.encoding, grade, text))
+                if channel == "sms" and seg.count > budget:
+                    errors.append(f"{entry.file}: {key}: SMS is {seg.count} segments "
+                                  f"({seg.encoding}, {seg.units} units); the limit is {budget}")
+    return reports, errors

@@ -1,0 +1,79 @@
+"""Flask CLI commands for operators and content editors (flask --app wsgi ...)."""
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from bot.conversation.checks import check_content
+from bot.conversation.flows import FlowError, load_flow, validate
+
+flows_cli = AppGroup("flows", help="Check the menu graph in flows/.")
+content_cli = AppGroup("content", help="Check the message templates in content/.")
+
+
+@flows_cli.command("check")
+def flows_check() -> None:
+    """Load flows/*.yaml and report broken targets, dead ends, unreachable nodes, missing content."""
+    helpline = current_app.config["HELPLINE"]
+    try:
+        flow = load_flow(helpline.settings.flows_dir)
+        validate(flow, helpline.content.keys())
+    except FlowError as exc:
+        raise click.ClickException(str(exc))
+    click.echo(f"flows OK: {len(flow.nodes)} nodes in {', '.join(flow.files)}")
+
+
+@content_cli.command("check")
+@click.option("--verbose", "-v", is_flag=True, help="Print every message as a phone shows it.")
+def content_check(verbose: bool) -> None:
+    """Render every message; fail on template errors, missing keys or SMS over budget."""
+    helpline = current_app.config["HELPLINE"]
+    reports, errors = check_content(helpline.content, helpline.flow)
+    for extra_check in helpline.extras.get("content_checks", []):
+        errors += extra_check(helpline)
+    for r in reports:
+        flag = "  <- above grade 8" if r.grade > 8 and r.channel == "sms" else ""
+        click.echo(f"{r.locale:3} {r.channel:5} {r.key:28} {r.segments} seg {r.encoding:5} "
+                   f"grade {r.grade:4.1f}{flag}")
+        if verbose:
+            click.echo("    " + r.text.replace("\n", "\n    ") + "\n")
+    for error in errors:
+        click.echo(f"ERROR {error}", err=True)
+    if errors:
+        raise click.ClickException(f"{len(errors)} content problem(s)")
+    click.echo(f"content OK: {len(reports)} renderings in {', '.join(helpline.content.locales)}")
+
+
+@click.command("chat")
+@click.option("--from", "number", default="+15555550123", show_default=True,
+              help="The phone number to pretend to text from.")
+def chat(number: str) -> None:
+    """Text the helpline from the terminal: real engine, real Redis. Pipe lines to script it."""
+    helpline = current_app.config["HELPLINE"]
+    interactive = sys.stdin.isatty()
+    if interactive:
+        click.echo("Chatting with the helpline. Type a message; Ctrl-D to quit. "
+                   "An empty line shows texts sent to you since (check-ins).\n")
+    while True:
+        try:
+            line = input("you> " if interactive else "")
+        except EOFError:
+            break
+        if not interactive:
+            click.echo(f"you> {line}")
+        if line.strip():  # an empty line only looks for texts that arrived meanwhile
+            answer = helpline.conversations.handle(number, line, datetime.now(timezone.utc))
+            for text in answer.messages:
+                click.echo("bot> " + text.replace("\n", "\n     ") + "\n")
+        for hook in helpline.extras.get("chat_hooks", []):
+            hook(helpline, number)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(flows_cli)
+    app.cli.add_command(content_cli)
+    app.cli.add_command(chat)
