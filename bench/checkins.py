@@ -19,7 +19,7 @@ from bot.checkins import jobs
 from bot.checkins.rules import Plan, Slot
 from bot.config import load_settings
 from bot.helpline import build
-from bot.storage.store import OUTBOUND_RATE_KEY
+from bot.storage.keys import OUTBOUND_RATE_KEY
 from tests.twilio_server import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
 SUBSCRIBERS = 100_000

@@ -18,8 +18,8 @@ from bot.outbound.delivery import SKIPPED, Attempt, deliver
 from bot.checkins.jobs import SEND_QUEUE
 from bot.outbound.sender import TwilioSender
 from bot.storage.ratelimit import TokenBucket
-from bot.storage.store import OUTBOUND_RATE_KEY
-from bot.checkins.subscriptions import batch_key
+from bot.storage.keys import OUTBOUND_RATE_KEY
+from bot.storage.keys import checkin_batch_key as batch_key
 from tests.conftest import drain, make_settings
 from tests.test_jobs import Person, dispatch, texts_to
 from tests.twilio_server import ACCOUNT_SID, AUTH_TOKEN

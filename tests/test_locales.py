@@ -24,7 +24,8 @@ from bot.conversation.flows import load_flow
 from bot.understanding.signals import SignalDetector
 from bot.understanding.keywords import CARRIER_WORDS, Lexicons, fold
 from bot.places.locator import Locator
-from bot.storage.store import LANGUAGE_TTL, language_key, session_key
+from bot.storage.keys import language_key, session_key
+from bot.storage.store import LANGUAGE_TTL
 from tests.conftest import Texter, make_settings
 
 ROOT = Path(__file__).resolve().parent.parent

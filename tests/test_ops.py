@@ -102,7 +102,7 @@ def test_healthz_reports_a_stalled_dispatcher(client, helpline):
 
 
 def test_healthz_never_500s_when_a_check_reads_garbage(client, redis_client):
-    from bot.storage.store import DISPATCH_KEY
+    from bot.storage.keys import DISPATCH_KEY
     redis_client.set(DISPATCH_KEY, "not a time")
 
     response = client.get("/healthz")

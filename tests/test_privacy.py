@@ -19,7 +19,7 @@ from rq.registry import ScheduledJobRegistry
 
 from bot.privacy.forget import PENDING_SECONDS
 from bot.checkins.jobs import SEND_QUEUE
-from bot.storage.store import replies_key
+from bot.storage.keys import replies_key
 from tests.conftest import Texter, run_worker
 from tests.signing import new_sid, post_signed
 from tests.test_jobs import dispatch, texts_to

@@ -14,8 +14,8 @@ from bot import create_app
 
 from bot.understanding import when
 from bot.checkins.dispatch import SEND_QUEUE
-from bot.reminders.ledger import record_key
-from bot.storage.store import session_key
+from bot.storage.keys import reminder_record_key as record_key
+from bot.storage.keys import session_key
 from tests.conftest import Texter, drain, make_settings, run_worker
 from tests.signing import new_sid
 from tests.test_jobs import texts_to

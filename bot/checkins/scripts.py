@@ -65,3 +65,24 @@ LEAVE = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 redis.call('SREM', KEYS[1], ARGV[1])
 return redis.call('SCARD', KEYS[1])"""
+
+# Compare-and-set (or delete, for '') a slot's send marker: only the attempt that saw the old
+# value may change it.
+CAS = """
+local cur = redis.call('GET', KEYS[1])
+if not ((cur == false and ARGV[1] == '') or cur == ARGV[1]) then return 0 end
+if ARGV[2] == '' then redis.call('DEL', KEYS[1])
+else redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) end
+return 1"""
+# Settle the check-in in flight, if it is still this slot (a later dispatch may own the hash).
+SETTLE = """
+if redis.call('HGET', KEYS[1], 'inflight') ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], 'inflight', 'inflight_due', 'kind', 'job')
+redis.call('ZREM', KEYS[2], ARGV[1])
+if ARGV[3] == '1' then redis.call('HINCRBY', KEYS[1], 'count', 1) end
+return 1"""
+# Change a field only on a hash that still exists (never resurrect a forgotten person).
+FIELD_IF = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+if ARGV[1] == 'set' then redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) return 0 end
+return redis.call('HINCRBY', KEYS[1], ARGV[2], ARGV[3])"""

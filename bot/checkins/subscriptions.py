@@ -1,6 +1,7 @@
-"""Check-in subscriptions in Redis: the ONLY module that knows check-in key names.
+"""Check-in subscriptions in Redis: every read and write of check-in state goes through here.
 
-bot/storage/store.py keeps the keys of conversations; everything under `hl:ci:` lives here. A
+Their key names (`hl:ci:*`) sit with all the others in bot/storage/keys.py; the Lua beside them
+in bot/checkins/scripts.py. A
 subscription is a hash keyed by the person's keyed hash (Vault.subject); the number is kept
 only encrypted (Vault.encrypt) and dropped as soon as check-ins stop. `hl:ci:due` is a sorted
 set of subject -> next send time, so the dispatcher's work grows with the number due, not
@@ -17,14 +18,13 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from bot.checkins.rules import FAILURES_TO_HOLD, HELD, Plan, Subscription, text as _text
+from bot.storage.keys import (  # noqa: F401  (re-exported)
+    checkin_sub_key as sub_key, checkin_marker_key as marker_key, checkin_sid_key as sid_key, checkin_sids_key as sids_key, checkin_jobs_key as jobs_key, checkin_open_key as open_key, checkin_outbox_key as outbox_key, checkin_stats_key as stats_key, checkin_batch_key as batch_key, CHECKIN_PREFIX as PREFIX, CHECKIN_DUE_KEY as DUE_KEY, CHECKIN_LEASE_KEY as LEASE_KEY)
 from bot.storage.lane import lane_for
 from bot.privacy.vault import Vault
 from bot.storage.store import count_daily
-from bot.checkins.scripts import CLAIM, DISPATCHED, LEAVE, READ, SENT
+from bot.checkins.scripts import CAS, CLAIM, DISPATCHED, FIELD_IF, LEAVE, READ, SENT, SETTLE
 
-PREFIX = "hl:ci"
-DUE_KEY = f"{PREFIX}:due"
-LEASE_KEY = f"{PREFIX}:lease"
 MARKER_TTL = 8 * 86400   # outlives every retry and lease of one slot
 SID_TTL = 7 * 86400      # Twilio's status callbacks arrive within hours
 OPEN_TTL = 86400         # "replies within a day route through the check-in flow"
@@ -33,82 +33,23 @@ OUTBOX_TTL = 3600
 PERSON_CODES = frozenset({21610, 21211, 21614})  # opted out at the carrier, not a (mobile) number
 
 
-def sub_key(subject: str) -> str:
-    return f"{PREFIX}:sub:{subject}"
-
-
-def marker_key(subject: str, slot: str) -> str:
-    return f"{PREFIX}:sent:{subject}:{slot}"
-
-
-def sid_key(sid: str) -> str:
-    return f"{PREFIX}:sid:{sid}"
-
-
-def sids_key(subject: str) -> str:
-    return f"{PREFIX}:sids:{subject}"
-
-
-def jobs_key(subject: str) -> str:
-    return f"{PREFIX}:jobs:{subject}"
-
-
-def open_key(subject: str) -> str:
-    return f"{PREFIX}:open:{subject}"
-
-
-def outbox_key(subject: str) -> str:
-    return f"{PREFIX}:outbox:{subject}"
-
-
-def stats_key(day: str) -> str:
-    return f"{PREFIX}:stats:{day}"
-
-
-def batch_key(batch: str) -> str:
-    """The subjects a batch send job still has to text (bot/checkins/dispatch.py); the job names nobody."""
-    return f"{PREFIX}:batch:{batch}"
-
-
-# Compare-and-set (or delete, for '') a slot's send marker: only the attempt that saw the old
-# value may change it.
-_CAS = """
-local cur = redis.call('GET', KEYS[1])
-if not ((cur == false and ARGV[1] == '') or cur == ARGV[1]) then return 0 end
-if ARGV[2] == '' then redis.call('DEL', KEYS[1])
-else redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) end
-return 1"""
-# Settle the check-in in flight, if it is still this slot (a later dispatch may own the hash).
-_SETTLE = """
-if redis.call('HGET', KEYS[1], 'inflight') ~= ARGV[2] then return 0 end
-redis.call('HDEL', KEYS[1], 'inflight', 'inflight_due', 'kind', 'job')
-redis.call('ZREM', KEYS[2], ARGV[1])
-if ARGV[3] == '1' then redis.call('HINCRBY', KEYS[1], 'count', 1) end
-return 1"""
 READ_FIELDS = ("status", "freq", "window", "slot", "paused_until", "inflight", "inflight_due",
                "job")  # what the dispatcher decides on; never the number
 SEND_FIELDS = ("status", "inflight", "job", "kind", "locale", "count", "num")  # a send job's
-# Change a field only on a hash that still exists (never resurrect a forgotten person).
-_FIELD_IF = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-if ARGV[1] == 'set' then redis.call('HSET', KEYS[1], ARGV[2], ARGV[3]) return 0 end
-return redis.call('HINCRBY', KEYS[1], ARGV[2], ARGV[3])"""
-
-
 class Subscriptions:
     """Reads and writes of check-in state; methods taking `pipe` join the caller's transaction."""
 
     def __init__(self, client: redis.Redis, vault: Vault):
         self.redis = client
         self.vault = vault
-        self._cas = client.register_script(_CAS)
+        self._cas = client.register_script(CAS)
         self._claim = client.register_script(CLAIM)
-        self._settle = client.register_script(_SETTLE)
+        self._settle = client.register_script(SETTLE)
         self._sent = client.register_script(SENT)
         self._leave = client.register_script(LEAVE)
         self._dispatched = client.register_script(DISPATCHED)
         self._read = client.register_script(READ)
-        self._field_if = client.register_script(_FIELD_IF)
+        self._field_if = client.register_script(FIELD_IF)
         # Each check-in text makes these script calls (claim, sent, release) on a send thread:
         # held connections skip the pool's per-call checks (bot/storage/lane.py).
         self._lane = lane_for(client)

@@ -29,25 +29,13 @@ from bot.checkins.dispatch import FAILURE_TTL, RESULT_TTL, SEND_QUEUE, SEND_TIME
 from bot.conversation.engine import Reply
 from bot.reminders.checks import offer_problems
 from bot.reminders.flow import CANCEL, CHECK_KEY, SET, reminder_event
-from bot.storage.store import optout_key
+from bot.storage.keys import reminder_record_key as record_key, reminder_open_key as open_key, reminder_marker_key as marker_key, REMINDER_PREFIX as PREFIX
+from bot.storage.keys import optout_key
 
-PREFIX = "hl:rm"
 JOB = "bot.reminders.jobs.send_reminder"  # by name: the web process never imports worker code
 RECORD_TTL = int(when.MAX_AHEAD.total_seconds()) + 2 * 86400  # outlives the furthest reminder
 OPEN_TTL = 86400  # the first reply within a day answers the check ("Reply 1 all OK, 2 need help")
 MAX_SEGMENTS = 3
-
-
-def record_key(subject: str) -> str:
-    return f"{PREFIX}:{subject}"
-
-
-def open_key(subject: str) -> str:
-    return f"{PREFIX}:open:{subject}"
-
-
-def marker_key(subject: str, slot: str) -> str:
-    return f"{PREFIX}:sent:{subject}:{slot}"
 
 
 @dataclass(frozen=True)

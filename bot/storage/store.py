@@ -1,4 +1,4 @@
-"""The only module that knows Redis key names: sessions, dedupe, opt-outs, usage counts.
+"""Conversation state in Redis: the step's one read and its atomic commit, opt-outs, counts.
 
 Keys hold keyed hashes (bot.privacy.vault.Vault), never phone numbers. Conversation state and dedupe
 records expire; opt-outs do not (a STOP must outlive any session).
@@ -15,59 +15,15 @@ from typing import Callable, Mapping, Sequence
 import orjson
 import redis
 
+from bot.storage.keys import (  # noqa: F401  (re-exported: callers import them from here)
+    session_key, dedupe_key, optout_key, language_key, stats_key, rate_key, replies_key, calls_key, call_key, PREFIX, DISPATCH_KEY, SENDS_KEY, OUTBOUND_RATE_KEY)
 from bot.storage.lane import lane_for
 
-PREFIX = "hl"
 STATS_TTL = 400 * 86400
 RATE_TTL = 120  # a minute's count outlives its minute, then expires
 # Take one message back from a rate count, leaving no key behind when it was the only one.
 _UNCOUNT = "local n = redis.call('DECR', KEYS[1]) if n <= 0 then redis.call('DEL', KEYS[1]) end"
 LANGUAGE_TTL = 90 * 86400  # a language choice outlives the 1-hour conversation, not forever
-
-
-def session_key(subject: str) -> str:
-    return f"{PREFIX}:s:{subject}"
-
-
-def dedupe_key(token: str) -> str:
-    return f"{PREFIX}:m:{token}"
-
-
-def optout_key(subject: str) -> str:
-    return f"{PREFIX}:optout:{subject}"
-
-
-def language_key(subject: str) -> str:
-    return f"{PREFIX}:lang:{subject}"
-
-
-def stats_key(day: str) -> str:
-    return f"{PREFIX}:stats:{day}"
-
-
-def rate_key(subject: str, window: int) -> str:
-    """Messages from one person in one clock minute (bot/channels/limits.py), gone two minutes later."""
-    return f"{PREFIX}:rate:{subject}:{window}"
-
-
-def replies_key(subject: str) -> str:
-    """The person's dedupe tokens, so FORGET can find the replies kept under MessageSid hashes."""
-    return f"{PREFIX}:mi:{subject}"
-
-
-def calls_key(subject: str) -> str:
-    """The person's call tokens, so FORGET can find call records kept under CallSid hashes."""
-    return f"{PREFIX}:calls:{subject}"
-
-
-def call_key(token: str) -> str:
-    """One phone call's place in the menu, keyed by Vault.token(CallSid), never the number."""
-    return f"{PREFIX}:call:{token}"
-
-
-DISPATCH_KEY = f"{PREFIX}:dispatch:last"  # when the check-in dispatcher last ran (ISO time)
-SENDS_KEY = f"{PREFIX}:metrics:sends"  # outbound texts by result, summed over every worker
-OUTBOUND_RATE_KEY = f"{PREFIX}:outbound:bucket"  # bot/storage/ratelimit.py: the send rate all workers share
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from bot.conversation.content import segments
 from bot.outbound.sender import build_sender
 from bot.privacy.vault import Vault, mask_number
 from bot.storage.ratelimit import TokenBucket
-from bot.storage.store import OUTBOUND_RATE_KEY, Store
+from bot.storage.keys import OUTBOUND_RATE_KEY
+from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,115 @@
+"""Every Redis key name the helpline writes, in one place, by family.
+
+Keys hold keyed hashes (bot.privacy.vault.Vault.subject), never phone numbers. The families:
+`hl:s/m/optout/lang/rate/mi/calls/call/stats` conversations and calls (bot/storage/store.py),
+`hl:ci:*` check-in subscriptions (bot/checkins/subscriptions.py), `hl:rm:*` one-time reminders
+(bot/reminders/ledger.py); RQ's own keys (`rq:*`) are RQ's. docs/architecture.md has the table.
+"""
+from __future__ import annotations
+
+# --- conversations, calls, counts (bot/storage/store.py) ------------------------------------
+PREFIX = "hl"
+
+
+def session_key(subject: str) -> str:
+    return f"{PREFIX}:s:{subject}"
+
+
+def dedupe_key(token: str) -> str:
+    return f"{PREFIX}:m:{token}"
+
+
+def optout_key(subject: str) -> str:
+    return f"{PREFIX}:optout:{subject}"
+
+
+def language_key(subject: str) -> str:
+    return f"{PREFIX}:lang:{subject}"
+
+
+def stats_key(day: str) -> str:
+    return f"{PREFIX}:stats:{day}"
+
+
+def rate_key(subject: str, window: int) -> str:
+    """Messages from one person in one clock minute (bot/channels/limits.py), gone two minutes later."""
+    return f"{PREFIX}:rate:{subject}:{window}"
+
+
+def replies_key(subject: str) -> str:
+    """The person's dedupe tokens, so FORGET can find the replies kept under MessageSid hashes."""
+    return f"{PREFIX}:mi:{subject}"
+
+
+def calls_key(subject: str) -> str:
+    """The person's call tokens, so FORGET can find call records kept under CallSid hashes."""
+    return f"{PREFIX}:calls:{subject}"
+
+
+def call_key(token: str) -> str:
+    """One phone call's place in the menu, keyed by Vault.token(CallSid), never the number."""
+    return f"{PREFIX}:call:{token}"
+
+
+DISPATCH_KEY = f"{PREFIX}:dispatch:last"  # when the check-in dispatcher last ran (ISO time)
+SENDS_KEY = f"{PREFIX}:metrics:sends"  # outbound texts by result, summed over every worker
+OUTBOUND_RATE_KEY = f"{PREFIX}:outbound:bucket"  # bot/storage/ratelimit.py: the send rate all workers share
+
+
+# --- check-in subscriptions (bot/checkins/subscriptions.py) ---------------------------------
+CHECKIN_PREFIX = "hl:ci"
+CHECKIN_DUE_KEY = f"{CHECKIN_PREFIX}:due"
+CHECKIN_LEASE_KEY = f"{CHECKIN_PREFIX}:lease"
+
+
+def checkin_sub_key(subject: str) -> str:
+    return f"{CHECKIN_PREFIX}:sub:{subject}"
+
+
+def checkin_marker_key(subject: str, slot: str) -> str:
+    return f"{CHECKIN_PREFIX}:sent:{subject}:{slot}"
+
+
+def checkin_sid_key(sid: str) -> str:
+    return f"{CHECKIN_PREFIX}:sid:{sid}"
+
+
+def checkin_sids_key(subject: str) -> str:
+    return f"{CHECKIN_PREFIX}:sids:{subject}"
+
+
+def checkin_jobs_key(subject: str) -> str:
+    return f"{CHECKIN_PREFIX}:jobs:{subject}"
+
+
+def checkin_open_key(subject: str) -> str:
+    return f"{CHECKIN_PREFIX}:open:{subject}"
+
+
+def checkin_outbox_key(subject: str) -> str:
+    return f"{CHECKIN_PREFIX}:outbox:{subject}"
+
+
+def checkin_stats_key(day: str) -> str:
+    return f"{CHECKIN_PREFIX}:stats:{day}"
+
+
+def checkin_batch_key(batch: str) -> str:
+    """The subjects a batch send job still has to text (bot/checkins/dispatch.py); the job names nobody."""
+    return f"{CHECKIN_PREFIX}:batch:{batch}"
+
+
+# --- one-time reminders (bot/reminders/ledger.py) ---------------------------------------------
+REMINDER_PREFIX = "hl:rm"
+
+
+def reminder_record_key(subject: str) -> str:
+    return f"{REMINDER_PREFIX}:{subject}"
+
+
+def reminder_open_key(subject: str) -> str:
+    return f"{REMINDER_PREFIX}:open:{subject}"
+
+
+def reminder_marker_key(subject: str, slot: str) -> str:
+    return f"{REMINDER_PREFIX}:sent:{subject}:{slot}"
