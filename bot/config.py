@@ -10,6 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-insecure-secret-change-me"
 SAMHSA_HELPLINE = "+18006624357"
+# The 988 Lifeline's 10-digit number: it reaches 988 where a phone system cannot dial a 3-digit code
+# (../shared/sources/overdose-response-guidance.md).
+LIFELINE_988 = "+18002738255"
 MIN_SECRET_LENGTH = 32
 
 log = logging.getLogger(__name__)
@@ -61,6 +64,7 @@ class Settings:
     signature_check: bool = True
     trust_proxy: int = 0
     live_line_number: str = SAMHSA_HELPLINE
+    crisis_line_number: str = LIFELINE_988
     metrics_token: str = ""
     admin_password: str = ""
     helpline_name: str = "MN Overdose Help Line"
@@ -114,6 +118,7 @@ def load_settings(env: dict | None = None, **overrides) -> Settings:
         signature_check=_flag(env.get("SIGNATURE_CHECK"), True),
         trust_proxy=_int(env, "TRUST_PROXY", 0),
         live_line_number=env.get("LIVE_LINE_NUMBER") or SAMHSA_HELPLINE,
+        crisis_line_number=env.get("CRISIS_LINE_NUMBER") or LIFELINE_988,
         metrics_token=env.get("METRICS_TOKEN", ""),
         admin_password=env.get("ADMIN_PASSWORD", ""),
         helpline_name=env.get("HELPLINE_NAME") or Settings.helpline_name,

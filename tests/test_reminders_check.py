@@ -104,8 +104,8 @@ def test_spanish_times(checkin_app, person, phrase):
 
 def test_checar_after_spanish_emergency_steps(checkin_app, fake_twilio, person):
     person.send("no respira")
-    full = person.send("1")  # the longer steps fill three segments: the offer waits for room
-    assert "Qué hacer en una sobredosis" in full and "CHECAR" not in full
+    full = person.send("2")  # the naloxone how-to fills three segments: the offer waits for room
+    assert "Para dar naloxona" in full and "CHECAR" not in full
     offer = person.send("0")
     assert "¿Te escribimos en 1 hora para saber de ti? Responde CHECAR" in offer
     assert segments(offer).count <= 3

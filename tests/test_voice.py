@@ -456,6 +456,8 @@ def test_call_script(client, case):
             assert text.lower() not in said.lower(), f"unexpected {text!r} at {where}"
         if "starts" in step:
             assert said.startswith(step["starts"]), where
+        if "dials" in step:
+            assert caller.root.find("./Dial").text == step["dials"], where
         assert caller.hung_up == bool(step.get("hangup")), where
 
 

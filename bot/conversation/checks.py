@@ -6,11 +6,16 @@ from pathlib import Path
 
 import textstat
 import yaml
+from textstat.textstat import textstatistics
 
 from bot.conversation.content import Content, ContentError, segments
 from bot.conversation.flows import Flow
 
 MAX_SMS_SEGMENTS = 3
+# Spanish is measured with a Spanish formula: Fernández-Huerta reading ease (0-100, higher is
+# easier; 70-80 is about 6th-7th grade). Its own instance, since set_lang is per instance.
+_SPANISH = textstatistics()
+_SPANISH.set_lang("es")
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,12 @@ class Report:
     encoding: str
     grade: float
     text: str
+    ease: float | None = None  # Spanish only: Fernández-Huerta reading ease
+
+
+def spanish_ease(text: str) -> float:
+    """Fernández-Huerta reading ease of a Spanish text (higher is easier)."""
+    return _SPANISH.fernandez_huerta(text) if text else 100.0
 
 
 def allowed_sources(content_dir: Path) -> set[str]:
@@ -60,7 +71,9 @@ def check_content(content: Content, flow: Flow) -> tuple[list[Report], list[str]
                     continue
                 seg = segments(text)
                 grade = textstat.flesch_kincaid_grade(text) if text else 0.0
-                reports.append(Report(locale, key, channel, seg.count, seg.encoding, grade, text))
+                ease = spanish_ease(text) if locale == "es" else None
+                reports.append(Report(locale, key, channel, seg.count, seg.encoding, grade, text,
+                                      ease))
                 if channel == "sms" and seg.count > budget:
                     errors.append(f"{entry.file}: {key}: SMS is {seg.count} segments "
                                   f"({seg.encoding}, {seg.units} units); the limit is {budget}")

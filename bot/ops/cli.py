@@ -36,9 +36,13 @@ def content_check(verbose: bool) -> None:
     for extra_check in helpline.extras.get("content_checks", []):
         errors += extra_check(helpline)
     for r in reports:
-        flag = "  <- above grade 8" if r.grade > 8 and r.channel == "sms" else ""
+        # English: Flesch-Kincaid grade. Spanish: Fernández-Huerta ease (60 or more is about
+        # grade 8 or below); the English grade of a Spanish text is shown but means little.
+        hard = r.grade > 8 if r.ease is None else r.ease < 60
+        flag = "  <- above grade 8" if hard and r.channel == "sms" else ""
+        ease = "" if r.ease is None else f"  Fernandez-Huerta {r.ease:5.1f}"
         click.echo(f"{r.locale:3} {r.channel:5} {r.key:28} {r.segments} seg {r.encoding:5} "
-                   f"grade {r.grade:4.1f}{flag}")
+                   f"grade {r.grade:4.1f}{ease}{flag}")
         if verbose:
             click.echo("    " + r.text.replace("\n", "\n    ") + "\n")
     for error in errors:

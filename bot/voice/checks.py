@@ -13,7 +13,7 @@ from bot.conversation.content import Content, ContentError
 from bot.conversation.engine import CRISIS, EMERGENCY
 from bot.conversation.flows import Flow, reachable
 from bot.places.nearby import NODE as NEARBY
-from bot.voice.phone_tree import DIAL_NODE, RESERVED_KEYS
+from bot.voice.phone_tree import DIAL_NODES, RESERVED_KEYS
 from bot.voice.words import WORDS_KEY, Words, load_words
 
 MAX_CHARS = 900  # about a minute of speech: longer screens lose people before the options
@@ -85,7 +85,7 @@ def _check_entry(content: Content, locale: str, key: str, words: Words, node, pr
     if prompt in content.keys():
         text += "\n" + content.render(prompt, locale, "voice")
     said = _pressed(text, words) - set(RESERVED_KEYS) - {"0"}  # keys that work on every screen
-    expected = set() if node.id == DIAL_NODE else {o.key for o in node.options}
+    expected = set() if node.id in DIAL_NODES else {o.key for o in node.options}
     if said != expected:
         errors.append(f"{where}: says press {sorted(said)} but node {node.id!r} in "
                       f"flows/{node.file} has options {sorted(expected)}")

@@ -20,6 +20,8 @@ from bot.voice.words import Words, load_words
 
 LANGUAGE, MENU = "language", "menu"   # a call's phase: the language step, then the menus
 DIAL_NODE = "talk"                    # entering this node connects the caller to LIVE_LINE_NUMBER
+CRISIS_DIAL_NODE = "crisis_line"      # and this one (after a crisis) to CRISIS_LINE_NUMBER: 988
+DIAL_NODES = (DIAL_NODE, CRISIS_DIAL_NODE)
 REPEAT, TEXT_ME, EMERGENCY_KEY, REMIND_KEY = "*", "8", "9", "7"
 RESERVED_KEYS = (TEXT_ME, EMERGENCY_KEY)  # the same on every screen, so flows must not use them
 MISS_HINTS = ("hint.unknown", "hint.bad_number")
@@ -65,6 +67,7 @@ class Plan:
     text: Mapping | None = None
     zip_entry: bool = False  # a screen that takes a ZIP code: keys until #, not one digit  # {"node", "locale", "body"}: an SMS to send once this step commits
     remind: Mapping | None = None  # {"node", "key", "params", "locale"}: a reminder to book then
+    dial_to: str = ""  # with then=DIAL: "crisis" dials CRISIS_LINE_NUMBER, else LIVE_LINE_NUMBER
 
 
 @dataclass(frozen=True)
@@ -266,8 +269,9 @@ class PhoneTree:
         node = self.engine.flow.node(call.state.node)
         locale = call.state.locale
         lines = [Line(r.key, r.params, locale) for r in extra + call.screen]
-        if node.id == DIAL_NODE:
-            return call, Plan(tuple(lines), DIAL, locale)
+        if node.id in DIAL_NODES:
+            return call, Plan(tuple(lines), DIAL, locale,
+                              dial_to="crisis" if node.id == CRISIS_DIAL_NODE else "")
         if f"voice.prompt.{node.id}" in self.content.keys():
             lines.append(Line(f"voice.prompt.{node.id}", {}, locale))
         controls = {"text": self.textable(call), "main": node.id == MAIN,
@@ -294,7 +298,7 @@ class PhoneTree:
     def textable(self, call: Call) -> bool:
         """Information screens can be texted; the main menu and the dial cannot."""
         node = self.engine.flow.node(call.state.node)
-        return (call.phase == MENU and node.id not in (MAIN, DIAL_NODE) and bool(call.screen)
+        return (call.phase == MENU and node.id not in (MAIN, *DIAL_NODES) and bool(call.screen)
                 and call.screen[-1].key == node.say)
 
     def remindable(self, call: Call) -> bool:

@@ -48,7 +48,8 @@ def render(plan: Plan, content: Content, settings: Settings, urls: Mapping[str, 
         response.redirect(urls["step"], method="POST")
     elif plan.then == DIAL:
         _say_all(response, plan.lines, content, settings)
-        response.dial(settings.live_line_number, action=urls["dial"], method="POST",
+        number = settings.crisis_line_number if plan.dial_to == "crisis" else settings.live_line_number
+        response.dial(number, action=urls["dial"], method="POST",
                       timeout=DIAL_TIMEOUT)
     else:
         _say_all(response, plan.lines, content, settings)
