@@ -26,7 +26,7 @@ def columns(series: list[tuple[str, int]], width: int = 620, height: int = 140) 
     parts.append(f'<text x="0" y="{height + 14}" class="axis">{escape(series[0][0][5:])}</text>')
     parts.append(f'<text x="{width}" y="{height + 14}" class="axis" text-anchor="end">'
                  f'{escape(series[-1][0][5:])}</text>')
-    parts.append(f'<text x="{width}" y="10" class="axis" text-anchor="end">max {top:,}</text>')
+    parts.append(f'<text x="0" y="10" class="axis">max {top:,} a day</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 

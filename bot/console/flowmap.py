@@ -31,18 +31,28 @@ class Edge:
     back: bool  # to the same or an earlier column
 
 
-def layout(flow) -> tuple[list[Box], list[Edge], int, int]:
-    roots = [flow.start] + sorted(n.id for n in flow.nodes.values() if n.entry and n.id != flow.start)
-    depth: dict[str, int] = {}
+def _bfs(flow, roots: list[str], depth: dict[str, int], order: list[str]) -> None:
     todo = deque((r, 0) for r in roots)
     while todo:
         node_id, d = todo.popleft()
         if node_id in depth or node_id not in flow.nodes:
             continue
         depth[node_id] = d
+        order.append(node_id)
         node = flow.nodes[node_id]
         for target in [o.goto for o in node.options] + ([node.offer] if node.offer else []):
             todo.append((target, d + 1))
+
+
+def layout(flow) -> tuple[list[Box], list[Edge], int, int]:
+    """Screens reached from the menu first (in the order a walk finds them), then those only a
+    keyword opens (check-in replies, ...), then the unreachable ones in a last column."""
+    roots = [flow.start] + sorted(n.id for n in flow.nodes.values() if n.entry and n.id != flow.start)
+    depth: dict[str, int] = {}
+    order: list[str] = []
+    _bfs(flow, [flow.start], depth, order)
+    from_menu = set(depth)
+    _bfs(flow, roots[1:], depth, order)
     live = reachable(flow)
     last = max(depth.values(), default=0) + 1
     for node_id in sorted(flow.nodes):
@@ -52,7 +62,9 @@ def layout(flow) -> tuple[list[Box], list[Edge], int, int]:
         columns.setdefault(depth[node_id], []).append(node_id)
     boxes: dict[str, Box] = {}
     for d, ids in sorted(columns.items()):
-        for row, node_id in enumerate(sorted(ids, key=lambda i: (i not in roots, i))):
+        rank = {node_id: i for i, node_id in enumerate(order)}
+        for row, node_id in enumerate(sorted(ids, key=lambda i: (i not in from_menu,
+                                                                 rank.get(i, len(rank)), i))):
             node = flow.nodes[node_id]
             problem = ("unreachable" if node_id not in live else
                        "dead end" if not node.options and not node.terminal and not node.expects

@@ -71,7 +71,7 @@ def flows():
     c = security.console()
     flow = c.helpline.flow
     boxes, edges, width, height = flowmap.layout(flow)
-    edges = [e for e in edges if not (e.back and e.x2 == flowmap.PAD)]  # "0 = menu" everywhere
+    edges = [e for e in edges if not e.back]  # "0 = menu" and BACK links are everywhere
     problems = [b for b in boxes if b.problem]
     return render_template("console/flows.html", boxes=boxes, edges=edges, width=width,
                            height=height, W=flowmap.W, H=flowmap.H, problems=problems,
