@@ -365,3 +365,16 @@ def test_the_deprecated_admin_password_still_works_and_is_throttled(redis_url, r
         assert client.get("/admin/rq/", headers=basic("wrong guess")).status_code == 401
     throttled = client.get("/admin/rq/", headers=basic(PASSWORD))
     assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "900"
+
+
+def test_console_keys_expire_unless_they_are_accounts_or_the_audit_log(admin, console_app,
+                                                                       redis_client):
+    Staff(console_app, "bob", "viewer").sign_in("wrong password here")
+    persistent = re.compile(r"hl:staff:(index|audit|user:[a-z][\w.-]+|recovery:[a-z][\w.-]+)$")
+    found = {k.decode(): redis_client.ttl(k) for k in redis_client.scan_iter(match="hl:staff:*")}
+
+    assert {k for k in found if k.startswith("hl:staff:session:")}
+    for key, ttl in found.items():
+        assert (ttl == -1) == bool(persistent.match(key)), (key, ttl)
+    assert {k.rsplit(":", 1)[1] for k in found if ":ip:" in k} == {
+        console_app.config["HELPLINE"].vault.token("console-ip:127.0.0.1")}  # not the address

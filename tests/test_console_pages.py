@@ -11,7 +11,7 @@ import pytest
 from bot.console import flowmap
 from bot.conversation.flows import Flow, Node, Option
 from tests.conftest import Texter
-from tests.signing import post_signed
+from tests.signing import new_sid, post_signed
 from tests.test_console import Staff, token_of
 
 NUMBERS = [f"+1612555{n:04d}" for n in range(100, 110)]
@@ -48,6 +48,17 @@ def test_the_dashboard_counts_real_texts_and_hides_small_numbers(app, client, ed
         assert number[2:] not in html and number[-4:] + "<" not in html
     helpline = app.config["HELPLINE"]
     assert helpline.vault.subject(NUMBERS[0]) not in html
+
+
+def test_the_dashboard_counts_calls(app, client, editor):
+    for n in range(6):
+        form = {"CallSid": new_sid("CA"), "AccountSid": "AC" + "0" * 32, "From": NUMBERS[n],
+                "To": "+16125550100", "CallStatus": "in-progress", "Direction": "inbound"}
+        assert post_signed(client, "/voice", form).status_code == 200
+    html = editor.client.get("/console/").get_data(as_text=True)
+
+    assert figure(html, "calls") == ("6", "6")
+    assert figure(html, "texts in") == ("0", "0")
 
 
 def test_the_dashboard_counts_delivery_failures_by_error_code(app, client, editor):
@@ -137,6 +148,8 @@ def test_the_simulator_reaches_the_emergency_screen_apart_from_real_people(app, 
     sessions = [k for k in names if k.startswith("hl:s:")]
     assert sessions and all(k.startswith("hl:s:sim-") for k in sessions)
     assert f"hl:stats:{day}" not in names and f"hl:usage:{day}" not in names
+    for key in (k for k in names if k.startswith(("hl:s:sim-", "hl:sim:"))):
+        assert 0 < redis_client.ttl(key) <= 3600, key
 
     editor.client.post("/console/simulator/reset", data={"csrf_token": token, "lang": "es"})
     after = editor.client.get("/console/simulator").get_data(as_text=True)
