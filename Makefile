@@ -30,7 +30,7 @@ staff: install
 	$(BIN)/python scripts/embedded_redis.py --join $(BIN)/flask --app wsgi staff $(ARGS)
 
 test: install
-	$(BIN)/python scripts/embedded_redis.py $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python scripts/embedded_redis.py $(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
 
 check: install
 	SIGNATURE_CHECK=off $(BIN)/python scripts/embedded_redis.py sh -c '$(BIN)/flask --app wsgi flows check && $(BIN)/flask --app wsgi content check'

@@ -23,9 +23,13 @@ from bot.console import keys
 from tests.conftest import Texter, make_settings
 from tests.test_console import PASSWORD
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = "/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") \
-    else shutil.which("chromedriver")
+# CHROMIUM_BIN / CHROMEDRIVER_BIN point elsewhere (e.g. another distribution's paths).
+CHROMIUM = os.environ.get("CHROMIUM_BIN") or shutil.which("chromium") \
+    or shutil.which("chromium-browser")
+CHROMEDRIVER = os.environ.get("CHROMEDRIVER_BIN") or (
+    "/usr/bin/chromedriver" if os.path.exists("/usr/bin/chromedriver") else shutil.which("chromedriver"))
+CHROMIUM = CHROMIUM if CHROMIUM and os.access(CHROMIUM, os.X_OK) else None
+CHROMEDRIVER = CHROMEDRIVER if CHROMEDRIVER and os.access(CHROMEDRIVER, os.X_OK) else None
 TRAFFIC = [("hi", "1", "2")] * 4 + [("naloxone near 55811",), ("Duluth",), ("55811",),
                                    ("he is not breathing",), ("hi", "2", "2", "Bemidji")] * 2
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
