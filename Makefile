@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run chat call test check bench audit clean
+.PHONY: install run chat call staff test check bench audit clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,8 +25,12 @@ chat: install
 call: install
 	$(BIN)/python scripts/embedded_redis.py --join $(BIN)/flask --app wsgi call --from $(or $(FROM),+15555550123)
 
+# Console accounts on the running service: make staff ARGS="add ada --role admin" (docs/console.md).
+staff: install
+	$(BIN)/python scripts/embedded_redis.py --join $(BIN)/flask --app wsgi staff $(ARGS)
+
 test: install
-	$(BIN)/python scripts/embedded_redis.py $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	$(BIN)/python scripts/embedded_redis.py $(BIN)/python -m pytest -q -rs $(PYTEST_ARGS)
 
 check: install
 	SIGNATURE_CHECK=off $(BIN)/python scripts/embedded_redis.py sh -c '$(BIN)/flask --app wsgi flows check && $(BIN)/flask --app wsgi content check'

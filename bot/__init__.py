@@ -17,6 +17,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     """Build the web app: settings, Redis, the helpline objects, blueprints, CLI commands."""
     from bot import helpline
     from bot.ops import admin
+    from bot import console
     from bot.checkins import cli as checkin_cli
     from bot.ops import cli
     from bot.channels import errors
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.register_blueprint(sms.bp)
     voice.init_app(app)
     app.register_blueprint(ops.bp)
+    console.init_app(app, app.config["HELPLINE"])
     admin.init_app(app, app.config["HELPLINE"])
     errors.init_app(app)
     cli.init_app(app)

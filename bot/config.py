@@ -14,6 +14,7 @@ SAMHSA_HELPLINE = "+18006624357"
 # (../shared/sources/overdose-response-guidance.md).
 LIFELINE_988 = "+18002738255"
 MIN_SECRET_LENGTH = 32
+MIN_TOKEN_LENGTH = 16  # ADMIN_PASSWORD and METRICS_TOKEN in production
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class Settings:
     crisis_line_number: str = LIFELINE_988
     metrics_token: str = ""
     admin_password: str = ""
+    console_idle_minutes: int = 30
     helpline_name: str = "MN Overdose Help Line"
     region: str = "mn"
     default_locale: str = "en"
@@ -121,6 +123,7 @@ def load_settings(env: dict | None = None, **overrides) -> Settings:
         crisis_line_number=env.get("CRISIS_LINE_NUMBER") or LIFELINE_988,
         metrics_token=env.get("METRICS_TOKEN", ""),
         admin_password=env.get("ADMIN_PASSWORD", ""),
+        console_idle_minutes=_int(env, "CONSOLE_IDLE_MINUTES", Settings.console_idle_minutes),
         helpline_name=env.get("HELPLINE_NAME") or Settings.helpline_name,
         region=env.get("HELPLINE_REGION") or Settings.region,
         default_locale=env.get("DEFAULT_LOCALE") or Settings.default_locale,
@@ -163,6 +166,8 @@ def check(settings: Settings) -> None:
         raise ConfigError("SEND_RATE_PER_SECOND must be above 0")
     if settings.public_base_url and not settings.public_base_url.startswith(("https://", "http://")):
         raise ConfigError("PUBLIC_BASE_URL must be an origin like https://help.example.org")
+    if not 1 <= settings.console_idle_minutes <= 720:
+        raise ConfigError("CONSOLE_IDLE_MINUTES must be from 1 to 720")
     if settings.is_development:
         if not settings.signature_check:
             log.warning("SIGNATURE_CHECK=off: anyone can post to the webhooks. "
@@ -177,5 +182,11 @@ def check(settings: Settings) -> None:
             or len(set(settings.secret)) < 10):
         problems.append(f"HELPLINE_SECRET must be a random string of at least {MIN_SECRET_LENGTH} "
                         "characters (python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+    for name, value in (("ADMIN_PASSWORD", settings.admin_password),
+                        ("METRICS_TOKEN", settings.metrics_token)):
+        if value and (len(value) < MIN_TOKEN_LENGTH or len(set(value)) < 8):
+            problems.append(f"{name} is too weak: use at least {MIN_TOKEN_LENGTH} random "
+                            "characters (python -c 'import secrets; print(secrets.token_urlsafe(24))')"
+                            " or leave it unset")
     if problems:
         raise ConfigError("Refusing to start in production: " + "; ".join(problems))

@@ -1,4 +1,5 @@
-"""RQ's dashboard under /admin/rq: off without ADMIN_PASSWORD, never open without it."""
+"""RQ's dashboard under /admin/rq: console admins (tests/test_console.py), or the deprecated
+ADMIN_PASSWORD; never open without one of them."""
 from __future__ import annotations
 
 import base64
@@ -63,7 +64,11 @@ def test_only_our_one_redis_can_be_browsed(admin):
     assert response.status_code == 404
 
 
-def test_admin_pages_are_off_without_admin_password(client):
-    assert client.get("/admin/rq/").status_code == 404
-    assert client.get("/admin/rq/", headers=basic("admin", "")).status_code == 404
-    assert client.get("/admin/rq/0/data/queues.json").status_code == 404
+def test_without_admin_password_the_pages_send_you_to_the_console_sign_in(client):
+    for path in ("/admin/rq/", "/admin/rq/0/data/queues.json"):
+        for headers in ({}, basic("admin", ""), basic("admin", "anything")):
+            response = client.get(path, headers=headers)
+            assert response.status_code == 302
+            assert response.headers["Location"].startswith("/console/login?next=/admin/rq/")
+    assert client.post("/admin/rq/queue/probe/queued/empty",
+                       headers={"Origin": "http://localhost"}).status_code == 401

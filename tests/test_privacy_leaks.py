@@ -104,6 +104,7 @@ RETENTION = [
     (r"hl:ci:(jobs:{S}|batch:[\w-]+)", MARKER_TTL, "the send jobs of a person's check-ins"),
     (r"hl:rm:({S}|open:{S}|sent:{S}:.+)", REMINDER_TTL, "reminders the person asked for"),
     (r"hl:(ci:)?stats:\d{4}-\d\d-\d\d", STATS_TTL, "anonymous counts per screen/event per day"),
+    (r"hl:usage:\d{4}-\d\d-\d\d", STATS_TTL, "the console's anonymous daily counts"),
     (r"hl:metrics:sends|hl:dispatch:last", PERSISTS, "anonymous send totals; last dispatch time"),
     (r"hl:outbound:bucket", 3600, "the shared send rate (seconds of debt)"),
     (r"rq:(job|results):[\w-]+", 7 * DAY, "finished (1 h / 24 h) and failed (7 days) jobs; "

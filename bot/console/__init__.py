@@ -1,0 +1,85 @@
+"""The operator console under /console: staff sign-in, dashboard, content, flow map, simulator,
+places, audit log. Server-rendered (Jinja2), with one small script and one style sheet shipped
+in bot/console/static (no CDN, no build step). docs/console.md is the operator's guide.
+
+Modules: keys (Redis key names), accounts (staff, passwords, second factor, audit), security
+(session, headers, throttling, roles), auth (sign-in pages), cli (`flask staff ...`), usage
+(anonymous counters), dashboard and charts, catalogue (messages), flowmap, simulator, places.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import Blueprint, Flask, render_template
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from bot.console import security
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+csrf = CSRFProtect()
+
+
+@dataclass
+class ConsoleState:
+    helpline: object
+    redis: object
+    vault: object
+    accounts: object
+    audit: object
+    idle_minutes: int
+    extras: dict = field(default_factory=dict)
+
+
+def init_app(app: Flask, helpline) -> None:
+    """Mount /console, its CSRF checks and headers, the usage counters and `flask staff`."""
+    from bot.console import auth, cli, pages, simulator_views, usage  # noqa: F401 (routes)
+    from bot.console.accounts import Accounts, Audit
+
+    security.configure(app, helpline.settings)
+    csrf.init_app(app)
+    app.extensions["console"] = ConsoleState(
+        helpline, helpline.redis, helpline.vault, Accounts(helpline.redis, helpline.settings.secret),
+        Audit(helpline.redis), helpline.settings.console_idle_minutes)
+    usage.install(helpline)
+    app.register_blueprint(bp)
+    app.after_request(_headers)
+    app.after_request(usage.count_call)
+    app.cli.add_command(cli.staff)
+
+
+@bp.before_request
+def _csrf():
+    csrf.protect()  # every POST of the console carries the session's token
+
+
+def _headers(response):
+    """Console and admin pages, errors and 404s included: no framing, strict CSP, no caching."""
+    from flask import request
+
+    if request.path.startswith("/console"):
+        return security.headers(response)
+    if request.path.startswith("/admin/"):
+        return security.headers(response, security.ADMIN_CSP)
+    return response
+
+
+@bp.errorhandler(401)
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+@bp.errorhandler(429)
+def _refused(error):
+    return render_template("console/error.html", status=error.code,
+                           message=error.description), error.code
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_refused(error):
+    return render_template("console/error.html", status=400,
+                           message="This form has expired or did not come from the console. "
+                                   "Go back, reload the page and try again."), 400
+
+
+@bp.app_context_processor
+def _staff():
+    return {"staff": security.current_staff}

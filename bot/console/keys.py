@@ -1,0 +1,60 @@
+"""The console's Redis key names, in one place (the storage conventions of bot/storage/store.py).
+
+Staff accounts are keyed by their user name (never a phone number: user names that look like
+one are refused in accounts.py). Simulator state lives under its own prefix and its own keyed
+hash, so test conversations never mix with real people's and never reach the usage counts.
+"""
+from __future__ import annotations
+
+from bot.storage.store import PREFIX
+
+STAFF_INDEX = f"{PREFIX}:staff:index"  # set of user names
+AUDIT = f"{PREFIX}:staff:audit"  # list of JSON entries, newest first, trimmed
+AUDIT_KEEP = 2000
+SIM_PREFIX = "sim-"  # simulator subjects: hl:s:sim-<hash>, never a real person's hl:s:<hash>
+
+
+def account(username: str) -> str:
+    return f"{PREFIX}:staff:user:{username}"
+
+
+def recovery(username: str) -> str:
+    """Set of hashed one-time recovery codes."""
+    return f"{PREFIX}:staff:recovery:{username}"
+
+
+def totp_used(username: str) -> str:
+    """The last TOTP time step accepted, so a code cannot be replayed within its window."""
+    return f"{PREFIX}:staff:totp:{username}"
+
+
+def failures_user(username: str) -> str:
+    return f"{PREFIX}:staff:fail:u:{username}"
+
+
+def failures_ip(ip_token: str) -> str:
+    """Keyed hash of the client address, not the address itself."""
+    return f"{PREFIX}:staff:fail:ip:{ip_token}"
+
+
+def session(sid: str) -> str:
+    return f"{PREFIX}:staff:session:{sid}"
+
+
+def sessions_of(username: str) -> str:
+    return f"{PREFIX}:staff:sessions:{username}"
+
+
+def usage(day: str) -> str:
+    """Anonymous daily counts the dashboard reads (texts in/out, calls, emergencies, ...)."""
+    return f"{PREFIX}:usage:{day}"
+
+
+def sim_call(token: str) -> str:
+    """One simulated phone call's place in the menu."""
+    return f"{PREFIX}:sim:call:{token}"
+
+
+def sim_log(subject: str) -> str:
+    """A simulator conversation's bubbles (test text typed by staff), gone after an hour."""
+    return f"{PREFIX}:s:{subject}:log"

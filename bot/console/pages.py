@@ -1,0 +1,128 @@
+"""Read-only console pages: dashboard, messages (content), flow map, places. Viewers and up."""
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timezone
+
+from flask import abort, render_template, request
+
+from bot.console import bp, catalogue, charts, dashboard as figures, flowmap, security
+from bot.conversation.checks import allowed_sources
+from bot.conversation.engine import Context
+
+CATALOGUE_TTL = 30  # seconds: an editor's saved YAML shows up on the next load after this
+
+
+@bp.get("/")
+@security.require("viewer")
+def dashboard():
+    c = security.console()
+    data = figures.figures(c.helpline)
+    return render_template("console/dashboard.html", d=data, fig=figures.suppress,
+                           daily=charts.columns(data["texts_by_day"]),
+                           screens=charts.bars(data["screens"]),
+                           places=charts.bars(data["places"]))
+
+
+def _catalogue():
+    c = security.console()
+    cached = c.extras.get("catalogue")
+    if cached is None or time.monotonic() - cached[0] > CATALOGUE_TTL:
+        cached = c.extras["catalogue"] = (time.monotonic(), *catalogue.build(c.helpline))
+    return cached[1], cached[2]
+
+
+@bp.get("/content")
+@security.require("viewer")
+def content():
+    c = security.console()
+    messages, loose = _catalogue()
+    query = (request.args.get("q") or "").strip()[:80]
+    channel = request.args.get("channel", "sms")
+    channel = channel if channel in ("sms", "voice") else "sms"
+    locales = c.helpline.content.locales
+    if query:
+        folded = query.lower()
+        messages = [m for m in messages if folded in m.key.lower()
+                    or any(folded in s for s in m.screens)
+                    or any(folded in t["text"].lower() for t in m.texts.values())]
+    only_problems = request.args.get("problems") == "1"
+    if only_problems:
+        messages = [m for m in messages if m.problems]
+    return render_template("console/content.html", messages=messages, loose=loose, q=query,
+                           channel=channel, locales=locales, only_problems=only_problems)
+
+
+@bp.get("/content/<key>")
+@security.require("viewer")
+def message(key: str):
+    messages, _ = _catalogue()
+    found = next((m for m in messages if m.key == key), None)
+    if found is None:
+        abort(404, description=f"No message {key!r}.")
+    c = security.console()
+    return render_template("console/message.html", m=found, locales=c.helpline.content.locales)
+
+
+@bp.get("/flows")
+@security.require("viewer")
+def flows():
+    c = security.console()
+    flow = c.helpline.flow
+    boxes, edges, width, height = flowmap.layout(flow)
+    edges = [e for e in edges if not e.back]  # "0 = menu" and BACK links are everywhere
+    problems = [b for b in boxes if b.problem]
+    return render_template("console/flows.html", boxes=boxes, edges=edges, width=width,
+                           height=height, W=flowmap.W, H=flowmap.H, problems=problems,
+                           nodes=flow.nodes)
+
+
+@bp.get("/places")
+@security.require("viewer")
+def places():
+    c = security.console()
+    helpline = c.helpline
+    locator = helpline.locator
+    known = allowed_sources(helpline.settings.content_dir)
+    rows = []
+    for site in locator.sites:
+        checks = []
+        if not re.fullmatch(r"\d{3}-\d{3}-\d{4}", site.phone or ""):
+            checks.append("phone is not NNN-NNN-NNNN")
+        if site.source not in known:
+            checks.append(f"source {site.source} is not in content/SOURCES.yaml")
+        rows.append((site, checks))
+    query = (request.args.get("q") or "").strip()[:80]
+    locale = request.args.get("lang") or helpline.settings.default_locale
+    locale = locale if locale in helpline.content.locales else helpline.settings.default_locale
+    answer = None
+    if query:
+        answer = _what_would_they_get(helpline, query, locale)
+    return render_template("console/places.html", rows=rows, statewide=locator.statewide,
+                           region=locator.name, q=query, answer=answer, lang=locale,
+                           locales=helpline.content.locales)
+
+
+def _what_would_they_get(helpline, query: str, locale: str) -> dict:
+    """The SMS reply to this text at the 'where to get naloxone' prompt of a new conversation:
+    the engine and renderer of POST /sms, with no state read or written."""
+    from bot.conversation.engine import State
+
+    now = datetime.now(timezone.utc)
+    at_prompt = State(node="naloxone_where", locale=locale)
+    first = helpline.engine.step(None, query, now, Context(channel="sms", locale=locale))
+    prompt = helpline.engine.step(at_prompt, query, now, Context(channel="sms", locale=locale))
+    lookup = helpline.locator.classify(query)
+    return {"anywhere": _shown(helpline, first), "at_prompt": _shown(helpline, prompt),
+            "status": lookup.status, "place": lookup.place.label if lookup.place else ""}
+
+
+def _shown(helpline, outcome) -> dict:
+    from bot.conversation.content import segments
+
+    texts = helpline.conversations.render(outcome, "sms")
+    text = texts[0] if texts else ""
+    seg = segments(text)
+    return {"text": text, "screen": outcome.state.node, "segments": seg.count,
+            "encoding": seg.encoding}

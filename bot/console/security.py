@@ -1,0 +1,176 @@
+"""What keeps the console and the admin pages closed: the session secret, cookie settings,
+security headers, server-side sessions with idle expiry, sign-in throttling, role checks.
+
+The Flask session cookie (signed with a key derived from HELPLINE_SECRET) holds only a random
+session id; the record in Redis says who it is, expires after CONSOLE_IDLE_MINUTES without a
+request, and is deleted at sign-out, disable or reset. A forged or stale cookie is no one.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from functools import wraps
+
+from flask import Flask, abort, current_app, g, redirect, request, session, url_for
+
+from bot.console import keys
+from bot.console.accounts import derive, role_at_least
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
+       "frame-ancestors 'none'")
+# rq-dashboard's own templates run inline scripts; everything else stays as strict.
+ADMIN_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' "
+             "'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; "
+             "base-uri 'none'; object-src 'none'; frame-ancestors 'none'")
+FAIL_WINDOW = 15 * 60  # failures are counted over 15 minutes ...
+MAX_FAILS_ACCOUNT = 5  # ... an account locks after 5 wrong passwords or codes
+MAX_FAILS_IP = 20  # ... and one address after 20, whatever names it tries
+MAX_SESSION_SECONDS = 12 * 3600  # signed in at most 12 hours, however active
+
+
+def configure(app: Flask, settings) -> None:
+    """Session secret and cookie flags; called once from the console's init_app."""
+    if not app.secret_key:
+        app.secret_key = derive(settings.secret, b"flask-session").hex()
+    app.config.update(
+        SESSION_COOKIE_NAME="helpline_console",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SECURE=not settings.is_development,
+        SESSION_COOKIE_SAMESITE="Strict",
+        WTF_CSRF_CHECK_DEFAULT=False,  # only console forms; Twilio's webhooks are signed instead
+        WTF_CSRF_TIME_LIMIT=12 * 3600,
+        WTF_CSRF_SSL_STRICT=True,  # on https, a Referer from another origin is refused as well
+    )
+
+
+def headers(response, csp: str = CSP):
+    response.headers["Content-Security-Policy"] = csp
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@dataclass(frozen=True)
+class Staff:
+    username: str
+    role: str
+
+    def can(self, role: str) -> bool:
+        return role_at_least(self.role, role)
+
+
+def console():
+    """The console's objects (accounts, audit, settings), built in bot.console.init_app."""
+    return current_app.extensions["console"]
+
+
+def idle_seconds() -> int:
+    return console().idle_minutes * 60
+
+
+def start_session(username: str) -> None:
+    """A fresh session id at every sign-in (no fixation); the old cookie content is dropped."""
+    c = console()
+    session.clear()
+    sid = secrets.token_urlsafe(32)
+    pipe = c.redis.pipeline()
+    pipe.hset(keys.session(sid), mapping={"user": username, "started": str(time.time())})
+    pipe.expire(keys.session(sid), idle_seconds())
+    pipe.sadd(keys.sessions_of(username), sid)
+    pipe.expire(keys.sessions_of(username), MAX_SESSION_SECONDS)
+    pipe.execute()
+    session["sid"] = sid
+
+
+def end_session() -> None:
+    sid = session.get("sid")
+    if sid:
+        c = console()
+        user = c.redis.hget(keys.session(sid), "user")
+        c.redis.delete(keys.session(sid))
+        if user:
+            c.redis.srem(keys.sessions_of(user.decode()), sid)
+    session.clear()
+
+
+def current_staff() -> Staff | None:
+    """Who this request is from: a live session of an active account, or None."""
+    if "staff" in g:
+        return g.staff
+    g.staff = None
+    sid = session.get("sid")
+    if not isinstance(sid, str) or len(sid) > 64:
+        return None
+    c = console()
+    record = {k.decode(): v.decode() for k, v in c.redis.hgetall(keys.session(sid)).items()}
+    if not record or time.time() - float(record.get("started", 0)) > MAX_SESSION_SECONDS:
+        return None
+    account = c.accounts.get(record["user"])
+    if account is None or not account.active:
+        return None
+    c.redis.expire(keys.session(sid), idle_seconds())  # idle expiry: each request renews it
+    g.staff = Staff(account.username, account.role)
+    return g.staff
+
+
+def require(role: str):
+    """Signed in with at least `role`: else the sign-in page (GET) or 401, and 403 for a lower role."""
+    def decorate(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            staff = current_staff()
+            if staff is None:
+                if request.method == "GET":
+                    return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
+                abort(401)
+            if not staff.can(role):
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorate
+
+
+# --- sign-in throttling ------------------------------------------------------------------
+def client_token() -> str:
+    """A keyed hash of the client address (behind TRUST_PROXY, ProxyFix has set it)."""
+    return console().vault.token("console-ip:" + (request.remote_addr or "?"))
+
+
+def locked(username: str) -> bool:
+    c = console()
+    fails_user, fails_ip = c.redis.mget(keys.failures_user(username),
+                                        keys.failures_ip(client_token()))
+    return (int(fails_user or 0) >= MAX_FAILS_ACCOUNT) or (int(fails_ip or 0) >= MAX_FAILS_IP)
+
+
+def address_locked(limit: int = MAX_FAILS_IP) -> bool:
+    return int(console().redis.get(keys.failures_ip(client_token())) or 0) >= limit
+
+
+def count_failure(username: str | None) -> None:
+    """One wrong answer against the client address, and against the account when named."""
+    c = console()
+    pipe = c.redis.pipeline()
+    counted = [keys.failures_ip(client_token())]
+    if username:
+        counted.append(keys.failures_user(username))
+    for key in counted:
+        pipe.incr(key)
+        pipe.expire(key, FAIL_WINDOW, nx=True)
+    pipe.execute()
+
+
+def clear_failures(username: str) -> None:
+    console().redis.delete(keys.failures_user(username))
+
+
+def safe_next(target: str | None) -> str:
+    """Only our own console or admin pages: never an open redirect."""
+    if (target and target.startswith(("/console", "/admin/"))
+            and not target.startswith("//") and "\\" not in target):
+        return target
+    return url_for("console.dashboard")

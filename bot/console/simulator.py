@@ -1,0 +1,144 @@
+"""The console's simulator: text or call the real engine from the browser, as a test number.
+
+Texts go through a Conversations built from the helpline's own engine and content (the code
+path of POST /sms), calls through the PhoneTree and TwiML renderer of POST /voice. What keeps
+tests apart from real people:
+- subjects come from a Vault with its own key and carry the "sim-" prefix (hl:s:sim-...), so a
+  test number can never share state with a real one, even if it is a real number;
+- the store never counts screens, and the usage counters, check-in and reminder writes are not
+  installed: nothing is scheduled or sent, and nothing reaches the dashboard.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from bot.channels.conversations import Conversations
+from bot.console import keys
+from bot.conversation.content import segments
+from bot.privacy.vault import Vault
+from bot.storage.store import Store, session_key, language_key
+from bot.voice.phone_tree import LANGUAGE, NO_TEXT, Call, Heard
+from bot.voice.twiml import render
+
+LOG_TTL = 3600
+LOG_KEEP = 60
+
+
+class SimVault(Vault):
+    """Keyed hashes under the simulator's own key, marked with the sim- prefix."""
+
+    def subject(self, number: str) -> str:
+        return keys.SIM_PREFIX + super().subject(number)
+
+
+class SimStore(Store):
+    """The real store, except that test conversations are never counted."""
+
+    def count_visit(self, node, now, pipe=None) -> None:
+        return None
+
+
+
+@dataclass(frozen=True)
+class Bubble:
+    who: str  # "you" or "line"
+    text: str
+    screen: str = ""
+    encoding: str = ""
+    segments: int = 0
+    listens: str = ""  # for calls: what the line listens for (keys, words)
+
+
+def new_number() -> str:
+    """A fictional test number (555-01xx is reserved for fiction in North America)."""
+    return f"+1612555{secrets.randbelow(100):02d}{secrets.randbelow(100):02d}"
+
+
+class Simulator:
+    def __init__(self, helpline, tree=None):
+        self.helpline = helpline
+        self.tree = tree
+        settings = helpline.settings
+        self.vault = SimVault(settings.secret + "|console-simulator")
+        self.store = SimStore(helpline.redis, settings.session_ttl, settings.dedupe_ttl)
+        self.conversations = Conversations(helpline.engine, helpline.content, self.store,
+                                           self.vault, limit=None)
+
+    # --- texts ---------------------------------------------------------------------------
+    def text(self, number: str, body: str) -> list[Bubble]:
+        now = datetime.now(timezone.utc)
+        answer = self.conversations.handle(number, body, now, channel="sms")
+        node = answer.outcome.state.node if answer.outcome else ""
+        bubbles = [Bubble("you", body)]
+        for message in answer.messages:
+            seg = segments(message)
+            bubbles.append(Bubble("line", message, node, seg.encoding, seg.count))
+        self._append(number, "sms", bubbles)
+        return bubbles
+
+    # --- calls ---------------------------------------------------------------------------
+    def call(self, number: str, digits: str = "", speech: str = "", start: bool = False):
+        """One step of a simulated call: the line's words and keys, as the webhook would say them."""
+        subject = self.vault.subject(number)
+        key = keys.sim_call(subject)
+        raw = self.helpline.redis.get(key)
+        if start or raw is None:
+            call, heard = self.tree.call_at(LANGUAGE, "", 0), Heard(start=True)
+        else:
+            call = Call.from_dict(json.loads(raw))
+            heard = Heard(digits=digits[:10], speech=speech[:500])
+        new, plan = self.tree.answer(call, heard, datetime.now(timezone.utc), lambda: NO_TEXT)
+        self.helpline.redis.set(key, json.dumps(new.to_dict()), ex=LOG_TTL)
+        xml = render(plan, self.helpline.content, self.helpline.settings,
+                     {"step": "/voice/step", "dial": "/voice/dial"})
+        said, listens = _read_twiml(xml)
+        you = [] if start or raw is None else [Bubble("you", digits or speech or "(silence)")]
+        bubbles = you + [Bubble("line", " ".join(said), new.state.node, listens=listens)]
+        self._append(number, "voice", bubbles)
+        return bubbles
+
+    # --- log, reset, language ------------------------------------------------------------
+    def _append(self, number: str, channel: str, bubbles: list[Bubble]) -> None:
+        key = keys.sim_log(self.vault.subject(number))
+        pipe = self.helpline.redis.pipeline()
+        for b in bubbles:
+            pipe.rpush(key, json.dumps(dict(b.__dict__, channel=channel)))
+        pipe.ltrim(key, -LOG_KEEP, -1)
+        pipe.expire(key, LOG_TTL)
+        pipe.execute()
+
+    def transcript(self, number: str) -> list[dict]:
+        key = keys.sim_log(self.vault.subject(number))
+        return [json.loads(x) for x in self.helpline.redis.lrange(key, 0, -1)]
+
+    def reset(self, number: str, locale: str | None = None) -> None:
+        """Forget the test conversation; start the next one in `locale` when given."""
+        subject = self.vault.subject(number)
+        self.store.forget(subject)
+        self.helpline.redis.delete(keys.sim_log(subject), keys.sim_call(subject),
+                                   session_key(subject), language_key(subject))
+        if locale:
+            self.store.set_language(subject, locale)
+
+
+def _read_twiml(xml: str) -> tuple[list[str], str]:
+    """What a caller hears, and what the line listens for (keys, a ZIP, or nothing)."""
+    root = ET.fromstring(xml)
+    said, listens = [], ""
+    for verb in root.iter():
+        if verb.tag == "Say" and verb.text:
+            said.append(verb.text)
+        elif verb.tag == "Gather":
+            listens = ("keys until #, or words" if verb.get("finishOnKey")
+                       else "one key, or words")
+            if verb.get("hints"):
+                listens += f" (hints: {verb.get('hints')})"
+        elif verb.tag == "Dial":
+            said.append(f"(connects the caller to {verb.text})")
+        elif verb.tag == "Hangup":
+            said.append("(hangs up)")
+    return said, listens
