@@ -12,7 +12,7 @@ from bot.console import flowmap
 from bot.conversation.flows import Flow, Node, Option
 from tests.conftest import Texter
 from tests.signing import new_sid, post_signed
-from tests.test_console import Staff, token_of
+from tests.test_console import Staff
 
 NUMBERS = [f"+1612555{n:04d}" for n in range(100, 110)]
 

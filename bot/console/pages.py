@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import time
 from datetime import datetime, timezone
 
 from flask import abort, render_template, request
@@ -11,7 +10,6 @@ from bot.console import bp, catalogue, charts, dashboard as figures, flowmap, se
 from bot.conversation.checks import allowed_sources
 from bot.conversation.engine import Context
 
-CATALOGUE_TTL = 30  # seconds: an editor's saved YAML shows up on the next load after this
 
 
 @bp.get("/")
@@ -26,11 +24,12 @@ def dashboard():
 
 
 def _catalogue():
+    """Built once per process (a few seconds: every message rendered and graded), from the
+    content this process loaded at start-up, which is what people are being sent."""
     c = security.console()
-    cached = c.extras.get("catalogue")
-    if cached is None or time.monotonic() - cached[0] > CATALOGUE_TTL:
-        cached = c.extras["catalogue"] = (time.monotonic(), *catalogue.build(c.helpline))
-    return cached[1], cached[2]
+    if "catalogue" not in c.extras:
+        c.extras["catalogue"] = catalogue.build(c.helpline)
+    return c.extras["catalogue"]
 
 
 @bp.get("/content")

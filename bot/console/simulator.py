@@ -55,7 +55,7 @@ class Bubble:
 
 def new_number() -> str:
     """A fictional test number (555-01xx is reserved for fiction in North America)."""
-    return f"+1612555{secrets.randbelow(100):02d}{secrets.randbelow(100):02d}"
+    return f"+1612555{100 + secrets.randbelow(100):04d}"
 
 
 class Simulator:
