@@ -174,7 +174,7 @@ def test_spanish_sign_up_keeps_the_language_for_the_check_ins(client, helpline, 
     assert "STOP para cancelar, AYUDA para ayuda" in confirm
     assert "te inscribimos" in texter.send("SI")
     assert subs.load(subject(helpline, "+16125550177")).locale == "es"
-    assert "Tus chequeos" in texter.send("ESTADO")
+    assert "Tus textos de apoyo" in texter.send("ESTADO")
 
 
 def test_changing_language_later_changes_the_check_ins_language(texter, helpline, subs):
