@@ -24,7 +24,13 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 # (bot/storage/lane.py). A sync worker sleeps on every wait: gunicorn's 2 x CPUs + 1.
 _cpus = multiprocessing.cpu_count()
 workers = int(os.environ.get("WEB_CONCURRENCY", _cpus if worker_class == "gevent" else 2 * _cpus + 1))
-worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "100"))  # per worker
+# Connections one gevent worker holds at once (gunicorn's default). A held connection costs a
+# greenlet, not a thread, and none is held for long: gunicorn drops a request head not read
+# within `keepalive` s, and bot/channels/body_timeout.py answers 408 to a body not read within
+# BODY_READ_TIMEOUT_SECONDS. At 100, about 210 clients trickling bodies filled both workers
+# and emergency texts went unanswered (docs/security-and-resilience.md has the figures); in
+# production the reverse proxy (deploy/nginx.conf) buffers bodies before they reach us.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))  # per worker
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = 20          # Twilio gives up after 15 s; a stuck worker is replaced soon after
 graceful_timeout = 10

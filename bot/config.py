@@ -70,6 +70,7 @@ class Settings:
     session_ttl: int = 3600
     dedupe_ttl: int = 86400
     redis_timeout: float = 0.5
+    body_read_timeout: float = 5.0
     rate_limit_per_minute: int = 20
     send_rate_per_second: float = 1.0
     quiet_start_hour: int = 21
@@ -123,6 +124,7 @@ def load_settings(env: dict | None = None, **overrides) -> Settings:
         session_ttl=_int(env, "SESSION_TTL_SECONDS", Settings.session_ttl),
         dedupe_ttl=_int(env, "DEDUPE_TTL_SECONDS", Settings.dedupe_ttl),
         redis_timeout=_float(env, "REDIS_TIMEOUT_SECONDS", Settings.redis_timeout),
+        body_read_timeout=_float(env, "BODY_READ_TIMEOUT_SECONDS", Settings.body_read_timeout),
         rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", Settings.rate_limit_per_minute),
         send_rate_per_second=_float(env, "SEND_RATE_PER_SECOND", Settings.send_rate_per_second),
         quiet_start_hour=_int(env, "QUIET_HOURS_START", Settings.quiet_start_hour),
