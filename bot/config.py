@@ -71,6 +71,7 @@ class Settings:
     dedupe_ttl: int = 86400
     redis_timeout: float = 0.5
     body_read_timeout: float = 5.0
+    twilio_timeout: float = 10.0
     rate_limit_per_minute: int = 20
     send_rate_per_second: float = 1.0
     quiet_start_hour: int = 21
@@ -125,6 +126,7 @@ def load_settings(env: dict | None = None, **overrides) -> Settings:
         dedupe_ttl=_int(env, "DEDUPE_TTL_SECONDS", Settings.dedupe_ttl),
         redis_timeout=_float(env, "REDIS_TIMEOUT_SECONDS", Settings.redis_timeout),
         body_read_timeout=_float(env, "BODY_READ_TIMEOUT_SECONDS", Settings.body_read_timeout),
+        twilio_timeout=_float(env, "TWILIO_TIMEOUT_SECONDS", Settings.twilio_timeout),
         rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", Settings.rate_limit_per_minute),
         send_rate_per_second=_float(env, "SEND_RATE_PER_SECOND", Settings.send_rate_per_second),
         quiet_start_hour=_int(env, "QUIET_HOURS_START", Settings.quiet_start_hour),
