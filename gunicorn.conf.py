@@ -1,8 +1,10 @@
 """gunicorn settings for production and `make run`; each value can be overridden by env vars."""
 import glob
+import logging
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 
 # Prometheus: each worker writes its counters to files in this directory and /metrics sums them
@@ -55,6 +57,21 @@ def on_starting(server):
 def child_exit(server, worker):
     """A dead worker's live gauges must not linger in the sums (its counters do, as they should)."""
     multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server, worker):
+    """A gevent worker leaving (Ctrl-C, SIGTERM, max_requests): its interpreter's teardown runs
+    after gevent's, and logging's clean-up then prints "Exception ignored ... TypeError"
+    tracebacks on every stop. Flush the logs and leave with the same exit code, without that
+    teardown (gunicorn has done its own clean-up; child_exit runs in the master)."""
+    exc = sys.exc_info()[1]
+    if not isinstance(exc, SystemExit) or "gevent" not in type(worker).__name__.lower():
+        return
+    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def on_exit(server):
