@@ -38,7 +38,7 @@ from rq.worker_pool import WorkerPool
 from bot.checkins import jobs
 
 from bot.ops import logs as web_logging
-from bot.config import load_settings
+from bot.config import check_worker, load_settings
 from bot.helpline import connect
 from bot.ops.scheduling import HelplineWorker
 
@@ -56,6 +56,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     settings = load_settings()
+    check_worker(settings)  # production needs PUBLIC_BASE_URL for delivery reports
     web_logging.configure(settings)  # before RQ's own set-up, so numbers are masked in its lines
     rt = jobs.Runtime.build(settings).warm()
     jobs.use(rt)  # built once here; every forked job process inherits it

@@ -145,6 +145,16 @@ def load_settings(env: dict | None = None, **overrides) -> Settings:
     return settings
 
 
+def check_worker(settings: Settings) -> None:
+    """The worker sends texts; in production each must carry a StatusCallback, or delivery
+    reports never arrive and "3 undelivered, then hold" never works. The callback is
+    PUBLIC_BASE_URL + /sms/status: there is no request in a worker to derive it from."""
+    if settings.env == "production" and settings.twilio_configured and not settings.public_base_url:
+        raise ConfigError("Refusing to start the worker in production: PUBLIC_BASE_URL is "
+                          "required, so every text asks Twilio for delivery reports at "
+                          "PUBLIC_BASE_URL/sms/status (set it to the https origin Twilio calls)")
+
+
 def check(settings: Settings) -> None:
     """Refuse unsafe or broken settings with a message that says how to fix them."""
     if settings.env not in ("development", "test", "production"):
