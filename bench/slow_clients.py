@@ -5,7 +5,8 @@
     ... -m bench.slow_clients                                              # today's defaults
     ... -m bench.slow_clients --nginx                                      # behind deploy/nginx.conf
 
-One gunicorn (two gevent workers) on 127.0.0.1 only. For each count N, N clients trickle a body
+One gunicorn (two gevent workers) on 127.0.0.1 only, optionally behind nginx with
+deploy/nginx.conf (with or without its per-address cap: the slow clients come from 127.0.0.2). For each count N, N clients trickle a body
 a byte every 0.5 s and re-connect whenever the server ends them (tests/slow_clients.py); after
 a few seconds three emergency texts are sent, each on a new connection, and each must be
 answered within Twilio's 15 s. The first N at which one is not is printed. Bounded: each round
@@ -52,8 +53,10 @@ def wait_up(port: int) -> None:
     raise SystemExit(f"nothing answers on port {port}")
 
 
-def start_nginx(tmp: Path, listen: int, upstream: int) -> subprocess.Popen:
+def start_nginx(tmp: Path, listen: int, upstream: int, address_limit: bool) -> subprocess.Popen:
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
+    if not address_limit:  # the worst case: an attacker with as many addresses as it likes
+        conf = conf.replace("limit_conn per_address 256;", "")
     conf = (conf.replace("server web:8000;", f"server 127.0.0.1:{upstream};")
             .replace("listen 80;", f"listen 127.0.0.1:{listen};")
             .replace("pid /tmp/nginx.pid;", f"pid {tmp}/nginx.pid;")
@@ -61,7 +64,8 @@ def start_nginx(tmp: Path, listen: int, upstream: int) -> subprocess.Popen:
                                f"    proxy_temp_path {tmp}/proxy;", 1))
     (tmp / "nginx.conf").write_text(conf)
     return subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-e", "stderr", "-p",
-                             str(tmp), "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"])
+                             str(tmp), "-c", str(tmp / "nginx.conf"), "-g", "daemon off;"],
+                            stderr=subprocess.DEVNULL)
 
 
 def main() -> int:
@@ -72,6 +76,8 @@ def main() -> int:
                         help="BODY_READ_TIMEOUT_SECONDS (0: no deadline, the old behaviour)")
     parser.add_argument("--counts", default="100,200,400,1000,2000,3000")
     parser.add_argument("--nginx", action="store_true", help="put deploy/nginx.conf in front")
+    parser.add_argument("--no-address-limit", action="store_true",
+                        help="with --nginx: without its per-address connection cap")
     args = parser.parse_args()
     port = free_port()
     env = {**os.environ, "HELPLINE_ENV": "test", "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
@@ -89,12 +95,14 @@ def main() -> int:
         target = port
         if args.nginx:
             target = free_port()
-            proxy = start_nginx(tmp, target, port)
+            proxy = start_nginx(tmp, target, port, not args.no_address_limit)
             wait_up(target)
         print(f"settings: connections={args.connections or 'default'} "
-              f"body_timeout={args.body_timeout} nginx={args.nginx}", flush=True)
+              f"body_timeout={args.body_timeout} nginx={args.nginx} "
+              f"address_limit={args.nginx and not args.no_address_limit}", flush=True)
         for count in (int(c) for c in args.counts.split(",")):
-            with Trickle(target, count, interval=0.5) as attack:
+            # The slow clients come from 127.0.0.2, the emergency texts from 127.0.0.1.
+            with Trickle(target, count, interval=0.5, source="127.0.0.2") as attack:
                 time.sleep(5)
                 answered = [emergency_answered(target, i) for i in range(3)]
                 ended = attack.ended

@@ -20,8 +20,10 @@ HEAD = ("POST /sms HTTP/1.1\r\nHost: 127.0.0.1\r\n"
 class Trickle:
     """`count` slow connections to 127.0.0.1:port, kept up in a background thread."""
 
-    def __init__(self, port: int, count: int, interval: float = 1.0):
-        self.port, self.count, self.interval = port, count, interval
+    def __init__(self, port: int, count: int, interval: float = 1.0, source: str = "127.0.0.1"):
+        if not source.startswith("127."):
+            raise ValueError("slow clients only ever come from the loopback")
+        self.port, self.count, self.interval, self.source = port, count, interval, source
         self.ended = 0  # connections the server ended (a 408, a reset): each is re-opened
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="trickle", daemon=True)
@@ -36,7 +38,8 @@ class Trickle:
 
     def _open(self) -> socket.socket | None:
         try:
-            sock = socket.create_connection(("127.0.0.1", self.port), timeout=2)
+            sock = socket.create_connection(("127.0.0.1", self.port), timeout=2,
+                                            source_address=(self.source, 0))
             sock.sendall(HEAD)
             sock.setblocking(False)
             return sock
