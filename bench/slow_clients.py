@@ -1,9 +1,9 @@
 """How many slow clients it takes before emergency texts go unanswered (issue 19, item 2).
 
     .venv/bin/python scripts/embedded_redis.py .venv/bin/python -m bench.slow_clients \
-        --connections 100 --body-timeout 0 --counts 150,190,210,300       # the old settings
-    ... -m bench.slow_clients                                              # today's defaults
-    ... -m bench.slow_clients --nginx                                      # behind deploy/nginx.conf
+        --connections 100 --body-timeout 0 --counts 150,190,220   # the old settings
+    ... -m bench.slow_clients                           # today's defaults
+    ... -m bench.slow_clients --nginx                   # behind deploy/nginx.conf
 
 One gunicorn (two gevent workers) on 127.0.0.1 only, optionally behind nginx with
 deploy/nginx.conf (with or without its per-address cap: the slow clients come from 127.0.0.2). For each count N, N clients trickle a body

@@ -21,7 +21,6 @@ from bot.storage.ratelimit import TokenBucket
 from tests.conftest import Texter, drain
 from tests.test_jobs import texts_to
 from tests.test_reminders import advance, scheduled
-from tests.test_voice import NUMBER
 from tests.test_voice_text import (caller_at, client, env, helpline, queue,  # noqa: F401
                                    run_worker, server, texting_app)
 from tests.twilio_server import ACCOUNT_SID, AUTH_TOKEN

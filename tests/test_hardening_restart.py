@@ -18,7 +18,7 @@ import pytest
 import redis
 import requests
 from rq import Queue
-from rq.job import Job, JobStatus
+from rq.job import JobStatus
 
 from bot.ops.health import check_health
 from bot.ops.scheduling import _process_exists, lock_state

@@ -145,6 +145,7 @@ class HelplineWorker(Worker):
 
     def run_maintenance_tasks(self):
         """RQ retries the locks here (when its scheduler is not running): free stale ones first."""
-        if self.scheduler and (not self.scheduler._process or not self.scheduler._process.is_alive()):
+        process = self.scheduler._process if self.scheduler else None
+        if self.scheduler and (process is None or not process.is_alive()):
             clear_stale_locks(self.connection, self.queue_names())
         super().run_maintenance_tasks()
