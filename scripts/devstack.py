@@ -8,6 +8,7 @@ and Linux stops them should this script be killed outright (PR_SET_PDEATHSIG).
 """
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
@@ -16,7 +17,6 @@ import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 PORT = os.environ.get("PORT", "5000")
 STOP_WAIT = 30  # seconds for both to finish before they are killed
 
@@ -37,10 +37,11 @@ Ctrl-C stops everything.
 
 
 def _child_setup() -> None:
-    """In the child before exec: stopped with this script however it ends."""
-    from bot.ops.scheduling import _die_with_parent
-
-    _die_with_parent()
+    """In the child before exec (Linux): SIGTERM when this script ends, however it ends."""
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG; libc is loaded already
+    except (OSError, AttributeError):
+        pass
 
 
 def main() -> int:

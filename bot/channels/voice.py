@@ -17,6 +17,7 @@ from rq.exceptions import DuplicateJobError
 
 from bot.channels.callers import caller_number, textable
 from bot.channels.conversations import REDIS_ERRORS
+from bot.outbound.markers import Markers
 from bot.privacy.vault import mask_number
 from bot.channels.twilio_auth import twilio_signed
 from bot.voice.phone_tree import LANGUAGE, NO_TEXT, OPTED_OUT, TEXTED, Call, Heard, PhoneTree
@@ -41,6 +42,8 @@ def init_app(app: Flask) -> None:
     helpline.extras["voice_fallback"] = lambda: _xml(
         fallback(helpline.content, helpline.settings, url_for("voice.step", n=0, at="main")))
     helpline.extras.setdefault("content_checks", []).append(check_voice)
+    # FORGET erases the "text me this" send markers too (bot/outbound/markers.py).
+    helpline.extras.setdefault("forgetters", []).append(Markers(helpline.redis).forget)
     app.register_blueprint(bp)
     app.cli.add_command(call)
 

@@ -22,7 +22,6 @@ What this module adds:
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import os
 import signal
@@ -98,8 +97,7 @@ def clear_stale_locks(connection: Redis, queues: list[str]) -> list[str]:
 def _die_with_parent() -> None:
     """Linux: SIGTERM this process when its parent (the worker) dies, however it died."""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)  # libc, already loaded
     except (OSError, AttributeError):
         log.info("cannot ask to be stopped with the worker on this system")
 

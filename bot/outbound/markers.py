@@ -4,8 +4,8 @@ their key names (hl:ob:...).
 bot/outbound/delivery.py sends each text through a marker (pending, then sent:<sid>) so that a
 retry after a Twilio timeout looks at Twilio before it sends again. Check-ins keep their markers
 with the subscription (bot/checkins/subscriptions.py), reminders with the reminder
-(bot/reminders/ledger.py); a one-off text has only its job, so its marker is keyed by the job's
-id, which already names the call and the screen through Vault.token. The claim is refused once
+(bot/reminders/ledger.py); a one-off text has only its job, so its marker is keyed by the person's keyed
+hash and the job's id, which names the call and the screen through Vault.token. The claim is refused once
 the person has opted out, so a STOP sent while the text waited for the send rate wins.
 """
 from __future__ import annotations
@@ -29,8 +29,9 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0"""
 
 
-def marker_key(slot: str) -> str:
-    return f"{PREFIX}:sent:{slot}"
+def marker_key(subject: str, slot: str) -> str:
+    """Under the person's keyed hash, so FORGET finds and erases them (forget())."""
+    return f"{PREFIX}:sent:{subject}:{slot}"
 
 
 class Markers:
@@ -42,16 +43,21 @@ class Markers:
         self._release = client.register_script(_RELEASE)
 
     def marker(self, subject: str, slot: str) -> str | None:
-        raw = self.redis.get(marker_key(slot))
+        raw = self.redis.get(marker_key(subject, slot))
         return raw.decode() if isinstance(raw, bytes) else raw
 
     def claim(self, subject: str, slot: str, value: str, previous: str | None,
               owner: str | None = None) -> int:
-        return int(self._claim(keys=[marker_key(slot), optout_key(subject)],
+        return int(self._claim(keys=[marker_key(subject, slot), optout_key(subject)],
                                args=[previous or "", value, MARKER_TTL]))
 
     def release(self, subject: str, slot: str, value: str) -> None:
-        self._release(keys=[marker_key(slot)], args=[value])
+        self._release(keys=[marker_key(subject, slot)], args=[value])
 
     def sent(self, subject: str, slot: str, sid: str) -> None:
-        self.redis.set(marker_key(slot), f"sent:{sid}", ex=MARKER_TTL)
+        self.redis.set(marker_key(subject, slot), f"sent:{sid}", ex=MARKER_TTL)
+
+    def forget(self, subject: str) -> int:
+        """FORGET: erase this person's markers (registered by bot/channels/voice.py)."""
+        keys = list(self.redis.scan_iter(match=marker_key(subject, "*"), count=500))
+        return int(self.redis.delete(*keys)) if keys else 0
