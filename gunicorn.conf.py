@@ -1,8 +1,10 @@
 """gunicorn settings for production and `make run`; each value can be overridden by env vars."""
 import glob
+import logging
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 
 # Prometheus: each worker writes its counters to files in this directory and /metrics sums them
@@ -24,7 +26,13 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 # (bot/storage/lane.py). A sync worker sleeps on every wait: gunicorn's 2 x CPUs + 1.
 _cpus = multiprocessing.cpu_count()
 workers = int(os.environ.get("WEB_CONCURRENCY", _cpus if worker_class == "gevent" else 2 * _cpus + 1))
-worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "100"))  # per worker
+# Connections one gevent worker holds at once (gunicorn's default). A held connection costs a
+# greenlet, not a thread, and none is held for long: gunicorn drops a request head not read
+# within `keepalive` s, and bot/channels/body_timeout.py answers 408 to a body not read within
+# BODY_READ_TIMEOUT_SECONDS. At 100, about 210 clients trickling bodies filled both workers
+# and emergency texts went unanswered (docs/security-and-resilience.md has the figures); in
+# production the reverse proxy (deploy/nginx.conf) buffers bodies before they reach us.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))  # per worker
 threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = 20          # Twilio gives up after 15 s; a stuck worker is replaced soon after
 graceful_timeout = 10
@@ -49,6 +57,21 @@ def on_starting(server):
 def child_exit(server, worker):
     """A dead worker's live gauges must not linger in the sums (its counters do, as they should)."""
     multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server, worker):
+    """A gevent worker leaving (Ctrl-C, SIGTERM, max_requests): its interpreter's teardown runs
+    after gevent's, and logging's clean-up then prints "Exception ignored ... TypeError"
+    tracebacks on every stop. Flush the logs and leave with the same exit code, without that
+    teardown (gunicorn has done its own clean-up; child_exit runs in the master)."""
+    exc = sys.exc_info()[1]
+    if not isinstance(exc, SystemExit) or "gevent" not in type(worker).__name__.lower():
+        return
+    code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def on_exit(server):

@@ -22,20 +22,25 @@ timeout, and a job that crashes or leaks memory takes only its own process down.
 forking, the worker builds the Twilio client and compiles the check-in templates once
 (jobs.Runtime.warm), so job processes inherit them. SIGKILL of the whole worker is safe either
 way (tests/test_jobs_crash.py).
+
+The worker is bot/ops/scheduling.py's HelplineWorker: after any stop (Ctrl-C, kill -9, a
+crash) the next worker takes over the dead scheduler's lock at once instead of waiting ten
+minutes, and its scheduler process never outlives it. Ctrl-C (SIGINT) or SIGTERM ends the
+current job, then the worker, without a traceback.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from rq import Worker
 from rq.worker_pool import WorkerPool
 
 from bot.checkins import jobs
 
 from bot.ops import logs as web_logging
-from bot.config import load_settings
+from bot.config import check_worker, load_settings
 from bot.helpline import connect
+from bot.ops.scheduling import HelplineWorker
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -51,6 +56,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     settings = load_settings()
+    check_worker(settings)  # production needs PUBLIC_BASE_URL for delivery reports
     web_logging.configure(settings)  # before RQ's own set-up, so numbers are masked in its lines
     rt = jobs.Runtime.build(settings).warm()
     jobs.use(rt)  # built once here; every forked job process inherits it
@@ -60,12 +66,16 @@ def main(argv: list[str] | None = None) -> int:
     else:
         jobs.schedule_tick(rt.queue(jobs.DISPATCH_QUEUE), jobs.utcnow())
     if args.workers > 1:
-        WorkerPool(queues, connection=connect(settings), num_workers=args.workers).start(
-            burst=args.burst)
+        WorkerPool(queues, connection=connect(settings), num_workers=args.workers,
+                   worker_class=HelplineWorker).start(burst=args.burst)
         return 0
-    Worker(queues, connection=connect(settings)).work(burst=args.burst, with_scheduler=True)
+    HelplineWorker(queues, connection=connect(settings)).work(burst=args.burst,
+                                                              with_scheduler=True)
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:  # Ctrl-C before the worker installed its own handlers
+        sys.exit(130)

@@ -76,6 +76,8 @@ class Settings:
     session_ttl: int = 3600
     dedupe_ttl: int = 86400
     redis_timeout: float = 0.5
+    body_read_timeout: float = 5.0
+    twilio_timeout: float = 10.0
     rate_limit_per_minute: int = 20
     send_rate_per_second: float = 1.0
     quiet_start_hour: int = 21
@@ -131,6 +133,8 @@ def load_settings(env: dict | None = None, **overrides) -> Settings:
         session_ttl=_int(env, "SESSION_TTL_SECONDS", Settings.session_ttl),
         dedupe_ttl=_int(env, "DEDUPE_TTL_SECONDS", Settings.dedupe_ttl),
         redis_timeout=_float(env, "REDIS_TIMEOUT_SECONDS", Settings.redis_timeout),
+        body_read_timeout=_float(env, "BODY_READ_TIMEOUT_SECONDS", Settings.body_read_timeout),
+        twilio_timeout=_float(env, "TWILIO_TIMEOUT_SECONDS", Settings.twilio_timeout),
         rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", Settings.rate_limit_per_minute),
         send_rate_per_second=_float(env, "SEND_RATE_PER_SECOND", Settings.send_rate_per_second),
         quiet_start_hour=_int(env, "QUIET_HOURS_START", Settings.quiet_start_hour),
@@ -147,6 +151,16 @@ def load_settings(env: dict | None = None, **overrides) -> Settings:
     settings = Settings(**values)
     check(settings)
     return settings
+
+
+def check_worker(settings: Settings) -> None:
+    """The worker sends texts; in production each must carry a StatusCallback, or delivery
+    reports never arrive and "3 undelivered, then hold" never works. The callback is
+    PUBLIC_BASE_URL + /sms/status: there is no request in a worker to derive it from."""
+    if settings.env == "production" and settings.twilio_configured and not settings.public_base_url:
+        raise ConfigError("Refusing to start the worker in production: PUBLIC_BASE_URL is "
+                          "required, so every text asks Twilio for delivery reports at "
+                          "PUBLIC_BASE_URL/sms/status (set it to the https origin Twilio calls)")
 
 
 def check(settings: Settings) -> None:

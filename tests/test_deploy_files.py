@@ -104,7 +104,8 @@ def test_compose_runs_web_worker_and_a_durable_redis():
     assert "version" not in spec  # obsolete in the Compose Specification
     web, worker, redis = (spec["services"][name] for name in ("web", "worker", "redis"))
     assert web["command"] == WEB and worker["command"] == WORKER
-    assert web["ports"] == ["${PORT:-8000}:8000"]
+    assert "ports" not in web  # only the reverse proxy (deploy/nginx.conf) faces clients
+    assert spec["services"]["proxy"]["ports"] == ["${PORT:-8000}:80"]
     assert worker["healthcheck"] == {"disable": True}  # it serves no /healthz
     assert redis["image"].startswith("redis:7")
     command = " ".join(redis["command"])

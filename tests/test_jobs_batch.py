@@ -118,7 +118,10 @@ def test_a_retry_sends_only_the_text_that_failed(checkin_app, fake_twilio):
 
     assert sorted(m.form["To"] for m in fake_twilio.messages) == sorted(p.number for p in group)
     assert [r.status for r in fake_twilio.requests].count(500) == 1
-    assert len(fake_twilio.requests) == 4  # the retry did not touch the two already sent
+    # A 5xx may come after Twilio created the text (issue 19): the retry looked first (GET),
+    # found nothing and sent it; it did not touch the two already sent.
+    assert [r.method for r in fake_twilio.requests].count("GET") == 1
+    assert len(fake_twilio.requests) == 5
 
 
 def test_the_send_rate_holds_while_a_batch_sends_on_several_threads(worker_env, fake_twilio):

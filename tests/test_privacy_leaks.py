@@ -103,6 +103,7 @@ RETENTION = [
     (r"hl:ci:open:{S}", OPEN_TTL, "a check-in went out: the first reply answers it"),
     (r"hl:ci:(jobs:{S}|batch:[\w-]+)", MARKER_TTL, "the send jobs of a person's check-ins"),
     (r"hl:rm:({S}|open:{S}|sent:{S}:.+)", REMINDER_TTL, "reminders the person asked for"),
+    (r"hl:ob:sent:{S}:voice-text-{T}", 7 * DAY, "a call's 'text me this' was sent (exactly once)"),
     (r"hl:(ci:)?stats:\d{4}-\d\d-\d\d", STATS_TTL, "anonymous counts per screen/event per day"),
     (r"hl:usage:\d{4}-\d\d-\d\d", STATS_TTL, "the console's anonymous daily counts"),
     (r"hl:metrics:sends|hl:dispatch:last", PERSISTS, "anonymous send totals; last dispatch time"),

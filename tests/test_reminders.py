@@ -120,15 +120,18 @@ def test_the_nearest_places_come_again_and_more_pages_on(checkin_app, fake_twili
 
 def test_a_reminder_in_quiet_hours_moves_to_the_morning_and_says_so(
         redis_client, worker_env, fake_twilio):
+    """Quiet hours move a time the person did not name: YES's "tomorrow morning" default
+    (a time they named is kept: tests/test_hardening_reminders.py)."""
     tz = make_settings(worker_env["REDIS_URL"]).tz
-    start = (datetime.now(tz) + timedelta(hours=1)).hour
+    default = when.default(datetime.now(timezone.utc), tz)
+    start = (default.astimezone(tz) - timedelta(hours=1)).hour
     quiet = {"QUIET_HOURS_START": str(start), "QUIET_HOURS_END": str((start + 2) % 24)}
     app = create_app(make_settings(worker_env["REDIS_URL"], **{**worker_env, **quiet}))
     person = Texter(app.test_client(), NUMBER)
     person.send("4")
     person.send("6")
 
-    confirmation = person.send("in 2 hours")  # inside the quiet hours
+    confirmation = person.send("YES")  # tomorrow morning's default is inside the quiet hours
 
     assert confirmation.startswith("We do not text at night, so we will text you")
     [at] = scheduled(app).values()
@@ -138,8 +141,9 @@ def test_a_reminder_in_quiet_hours_moves_to_the_morning_and_says_so(
 
 def test_a_reminder_due_when_quiet_hours_began_meanwhile_waits_for_their_end(
         checkin_app, worker_env, fake_twilio, person):
-    person.send("talk")
-    person.send("in 2 hours")
+    person.send("4")
+    person.send("6")
+    person.send("YES")  # tomorrow morning's default: a time the person did not name
     [(first, at)] = scheduled(checkin_app).items()
     advance(checkin_app, at)
     tz = checkin_app.config["HELPLINE"].settings.tz

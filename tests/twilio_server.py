@@ -65,10 +65,24 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode("utf-8")
         form = {k: v[-1] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+        gateway = self.server.fake.take_gateway_error()
+        if gateway and not gateway[1]:  # the proxy in front failed before Twilio saw it
+            return self._reply_html(gateway[0])
         status, body = self.server.fake.answer(self.path, form, self.headers.get("Authorization", ""))
         self.server.fake.record(RecordedRequest("POST", self.path, form, dict(self.headers),
                                                 time.time(), status, body))
+        if gateway:  # Twilio created the message; the proxy lost the answer
+            return self._reply_html(gateway[0])
         self._reply(status, body)
+
+    def _reply_html(self, status: int) -> None:
+        data = (f"<html><head><title>{status} Bad Gateway</title></head><body>"
+                f"<center><h1>{status}</h1></center></body></html>").encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     def do_GET(self) -> None:
         query = {k: v[-1] for k, v in parse_qs(urlsplit(self.path).query).items()}
@@ -110,6 +124,7 @@ class FakeTwilio:
         self._failures: deque[tuple[int, int | None, str]] = deque()
         self._delays: deque[float] = deque()
         self._number_rules: dict[str, tuple[int, int | None, str]] = {}
+        self._gateway: deque[tuple[int, bool]] = deque()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -153,6 +168,16 @@ class FakeTwilio:
         with self._lock:
             self._delays.extend([seconds] * times)
 
+    def gateway_error_next(self, status: int = 502, created: bool = False, times: int = 1) -> None:
+        """Answer the next message requests with a proxy's HTML error page (not Twilio's JSON);
+        with `created`, after the message was created, as when the gateway timed out on Twilio."""
+        with self._lock:
+            self._gateway.extend([(status, created)] * times)
+
+    def take_gateway_error(self) -> tuple[int, bool] | None:
+        with self._lock:
+            return self._gateway.popleft() if self._gateway else None
+
     def fail_to(self, number: str, status: int = 400, code: int | None = 21610,
                 message: str = "Attempt to send to unsubscribed recipient") -> None:
         """Make every send to one recipient fail, like a number that texted STOP."""
@@ -170,6 +195,7 @@ class FakeTwilio:
             self._failures.clear()
             self._delays.clear()
             self._number_rules.clear()
+            self._gateway.clear()
 
     # --- what happened ---------------------------------------------------------------------
     @property

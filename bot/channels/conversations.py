@@ -72,9 +72,10 @@ class Conversations:
         return [joined] if joined else []
 
     def handle(self, number: str, body: str, now: datetime, token: str | None = None,
-               channel: str = "sms") -> Answer:
-        """Answer one incoming message; `token` (MessageSid) makes redelivery harmless."""
-        subject = self.vault.subject(number)
+               channel: str = "sms", subject: str | None = None) -> Answer:
+        """Answer one incoming message; `token` (MessageSid) makes redelivery harmless.
+        `subject` keys a conversation that has no number (bot/channels/callers.py)."""
+        subject = subject or self.vault.subject(number)
         try:
             answer = self._handle(subject, body, now, token, channel, number)
         except REDIS_ERRORS as exc:

@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from flask import Blueprint, Response, abort, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
+from bot.channels.callers import caller_number, session_subject
 from bot.channels.twilio_auth import twilio_signed
 
 log = logging.getLogger(__name__)
@@ -31,16 +32,20 @@ def twiml(messages: list[str]) -> Response:
 @bp.post("/sms")
 @twilio_signed
 def incoming() -> Response:
-    number = (request.form.get("From") or "").strip()
+    raw = (request.form.get("From") or "").strip()
     body = request.form.get("Body")
-    if not number:
+    if not raw:
         abort(400, description="Missing 'From': expected a Twilio SMS webhook form.")
     if body is None:
         abort(400, description="Missing 'Body': expected a Twilio SMS webhook form.")
     token = request.form.get("MessageSid") or request.form.get("SmsSid") or None
+    number = caller_number(raw)
+    if not number and not token:
+        abort(400, description="A 'From' without a number needs a 'MessageSid'.")
     helpline = current_app.config["HELPLINE"]
     answer = helpline.conversations.handle(number, body[:MAX_BODY], datetime.now(timezone.utc),
-                                           token=token)
+                                           token=token,
+                                           subject=session_subject(helpline.vault, number, token))
     return twiml(answer.messages)
 
 

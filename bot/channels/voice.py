@@ -15,8 +15,10 @@ import rq
 from flask import Blueprint, Flask, Response, abort, current_app, request, url_for
 from rq.exceptions import DuplicateJobError
 
+from bot.channels.callers import caller_number, textable
 from bot.channels.conversations import REDIS_ERRORS
-from bot.privacy.vault import mask_number, normalize_number
+from bot.outbound.markers import Markers
+from bot.privacy.vault import mask_number
 from bot.channels.twilio_auth import twilio_signed
 from bot.voice.phone_tree import LANGUAGE, NO_TEXT, OPTED_OUT, TEXTED, Call, Heard, PhoneTree
 from bot.voice.checks import check_voice
@@ -29,7 +31,6 @@ QUEUE = "outbound"
 TEXT_JOB = "bot.voice.jobs.send_screen_text"  # by name: the web process never imports worker code
 TEXT_RETRY = rq.Retry(max=3, interval=[10, 60, 300])
 MAX_SPEECH = 500
-_TEXTABLE = re.compile(r"\+[1-9]\d{9,14}")  # E.164; Twilio's "anonymous" numbers are shorter
 _VOICED = ("en", "es")  # locales with a voice setting (bot/config.py)
 
 
@@ -41,6 +42,8 @@ def init_app(app: Flask) -> None:
     helpline.extras["voice_fallback"] = lambda: _xml(
         fallback(helpline.content, helpline.settings, url_for("voice.step", n=0, at="main")))
     helpline.extras.setdefault("content_checks", []).append(check_voice)
+    # FORGET erases the "text me this" send markers too (bot/outbound/markers.py).
+    helpline.extras.setdefault("forgetters", []).append(Markers(helpline.redis).forget)
     app.register_blueprint(bp)
     app.cli.add_command(call)
 
@@ -81,7 +84,8 @@ def _step(heard: Heard, n: int, at: str, lang: str) -> Response:
     if not sid or len(sid) > 64:
         abort(400, description="Missing 'CallSid': expected a Twilio voice webhook form.")
     helpline, tree = current_app.config["HELPLINE"], current_app.extensions["voice"]
-    number, now = request.form.get("From") or "", datetime.now(timezone.utc)
+    # A hidden caller ID ("anonymous") has no number: the call is keyed by its CallSid alone.
+    number, now = caller_number(request.form.get("From")), datetime.now(timezone.utc)
 
     def change(raw):
         call = Call.from_dict(raw) if raw else tree.call_at(at, lang, n)
@@ -94,7 +98,7 @@ def _step(heard: Heard, n: int, at: str, lang: str) -> Response:
         return replace(new, reply=reply).to_dict(), (reply, new.state.node if moved else None)
 
     try:
-        caller = helpline.vault.subject(number) if normalize_number(number) else None
+        caller = helpline.vault.subject(number) if number else None
         reply, visited = helpline.store.update_call(helpline.vault.token(sid), change, caller)
     except REDIS_ERRORS as exc:
         log.error("redis unavailable on a call, answering from the URL: %s", type(exc).__name__)
@@ -123,7 +127,7 @@ def _xml(text: str) -> Response:
 
 def _text_status(helpline, number: str) -> str:
     """Can we text this caller? Not a hidden or non-phone number, and not one that sent STOP."""
-    if not _TEXTABLE.fullmatch(normalize_number(number)):
+    if not textable(number):
         return NO_TEXT
     try:
         opted_out = helpline.store.is_opted_out(helpline.vault.subject(number))

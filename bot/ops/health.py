@@ -14,13 +14,13 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from rq import Worker
-from rq.scheduler import RQScheduler
 
 from bot.ops import metrics
+from bot.ops.scheduling import lock_state
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__)
-DISPATCH_STALE_SECONDS = 3600  # check-ins are dispatched every few minutes; an hour is a stall
+DISPATCH_STALE_SECONDS = 300  # the dispatcher runs every minute: five missed runs are a stall
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -81,8 +81,11 @@ def background(helpline, now: datetime) -> dict:
     connection = helpline.redis
     queues = metrics.queue_stats(connection, now)
     workers = len(Worker.all(connection=connection))
-    scheduled = sorted(name for name in queues
-                       if connection.exists(RQScheduler.get_locking_key(name)))
+    # A lock alone is no proof: a killed scheduler's lock outlives it by a minute. Alive means
+    # its owner's heartbeat is recent (and, on this host, its process exists).
+    locks = {name: lock_state(connection, name, now) for name in queues}
+    scheduled = sorted(name for name, state in locks.items() if state["live"])
+    stale = sorted(name for name, state in locks.items() if state["owner"] and not state["live"])
     last = helpline.store.last_dispatch()
     if last is not None and last.tzinfo is None:
         last = last.replace(tzinfo=timezone.utc)
@@ -92,6 +95,9 @@ def background(helpline, now: datetime) -> dict:
         reasons.append("no RQ worker is running (start: python worker.py)")
     if not scheduled:
         reasons.append("no RQ scheduler holds a queue (the worker runs it)")
+    if stale:
+        reasons.append("a stopped scheduler's lock remains on " + ", ".join(stale)
+                       + " (a running worker takes it over within a minute)")
     if last is None:
         reasons.append("the check-in dispatcher has never run")
     elif age > DISPATCH_STALE_SECONDS:

@@ -1,4 +1,4 @@
-"""Send one check-in exactly once, across retries, re-runs, worker crashes and Twilio timeouts.
+"""Send one text exactly once (check-ins, reminders, check-on-me, "text me this" by phone), across retries, re-runs, worker crashes and Twilio timeouts.
 
 Each slot has a marker in Redis (bot/checkins/subscriptions.py) that every attempt goes through:
 
@@ -17,8 +17,9 @@ The crash windows:
 - Died after claiming, or Twilio timed out (the text may or may not have been accepted): the
   next attempt finds "pending" and asks Twilio's Messages API for a text to this number with
   this body created since the claim. Found: it records that SID and does not send. Not found:
-  it sends. Twilio's error answers (429, 5xx, 21610...) are certain refusals, so those release
-  the claim instead.
+  it sends. Only a 4xx carrying one of Twilio's error codes (429 20429, 400 21610...) is a
+  certain refusal, so only that releases the claim; a 5xx (Twilio's, or a gateway's HTML 502)
+  and a network error may come after the message was created, so they keep "pending".
 
 Attempts of one slot never overlap: a batch job (bot/checkins/jobs.py) sends many slots at once on a
 few threads, but each slot once per run; retries reuse that job, a check-in handed on to
@@ -135,7 +136,7 @@ def deliver(subs: Subscriptions, sender, bucket: TokenBucket, attempt: Attempt,
     if result.ok:
         subs.sent(attempt.subject, attempt.slot, result.sid)
         return SENT, result
-    if result.error_code is not None:
+    if result.definite:  # Twilio certainly created nothing: the next attempt need not look
         subs.release(attempt.subject, attempt.slot, claim)
     return (FAILED if result.permanent else RETRY), result
 

@@ -28,6 +28,10 @@ DEFAULT_TIMEOUT = 10.0
 PERMANENT_CODES = frozenset({21610, 21211, 21614, 21612, 21408, 20003})
 # Rate limited (20429), the From number's queue is full (21611): both clear up on their own.
 RETRYABLE_CODES = frozenset({20429, 21611})
+# Twilio's own error codes are 5 digits (https://www.twilio.com/docs/api/errors). When an answer
+# is not Twilio's JSON (an HTML 502 from a proxy in between), the client puts the HTTP status
+# in the code field instead: that is no code at all.
+TWILIO_CODE_MIN = 10000
 PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{5,}\d")
 
 
@@ -60,6 +64,10 @@ class SendResult:
     error_code: int | None = None  # Twilio's error code (e.g. 21610), None for network errors
     permanent: bool = False  # retrying cannot help: opted out, bad number, bad credentials
     retryable: bool = False  # rate limit, Twilio 5xx, network error or timeout
+    # Twilio certainly did not create the message: a 4xx carrying one of Twilio's error codes.
+    # A 5xx (Twilio's or a gateway's), a timeout or a network error may have come after the
+    # message was created: not definite, so the next attempt looks before it sends again.
+    definite: bool = False
     detail: str = ""  # for operators; never holds a phone number
 
 
@@ -155,15 +163,16 @@ class TwilioSender:
     @staticmethod
     def _from_twilio_error(exc: TwilioException, to: str) -> SendResult:
         status, code = getattr(exc, "status", None), getattr(exc, "code", None)
-        code = code if isinstance(code, int) else None
+        code = code if isinstance(code, int) and code >= TWILIO_CODE_MIN else None
         permanent, retryable = classify(status, code)
+        definite = code is not None and isinstance(status, int) and 400 <= status < 500
         # str(exc) is ANSI-coloured on a terminal; build the text from the fields instead.
         text = getattr(exc, "msg", "") or " - ".join(
             t for t in (getattr(exc, "title", ""), getattr(exc, "detail", "")) if t)
         label = f"HTTP {status} Twilio error {code}" if code else f"HTTP {status} from Twilio"
         detail = _scrub(f"{label}: {text}", to)
         return SendResult(False, error_code=code, permanent=permanent, retryable=retryable,
-                          detail=detail)
+                          definite=definite, detail=detail)
 
     def _from_network_error(self, exc: requests.RequestException) -> SendResult:
         if isinstance(exc, requests.ConnectTimeout):
@@ -212,10 +221,15 @@ def _setting(settings: Mapping[str, str] | Any, env_name: str) -> str:
     return (value or "").strip()
 
 
-def build_sender(settings: Mapping[str, str] | Any, timeout: float = DEFAULT_TIMEOUT,
+def build_sender(settings: Mapping[str, str] | Any, timeout: float | None = None,
                  pool_size: int = 0) -> Sender:
-    """Pick Twilio when it is fully configured, else the console, so development needs no account."""
+    """Pick Twilio when it is fully configured, else the console, so development needs no account.
+    The timeout: the argument, else TWILIO_TIMEOUT_SECONDS (Settings.twilio_timeout), else 10 s."""
     get = lambda name: _setting(settings, name)  # noqa: E731
+    if timeout is None:
+        timeout = (float(get("TWILIO_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT)
+                   if isinstance(settings, Mapping)
+                   else getattr(settings, "twilio_timeout", DEFAULT_TIMEOUT))
     sid, token = get("TWILIO_ACCOUNT_SID"), get("TWILIO_AUTH_TOKEN")
     from_number, service = get("TWILIO_FROM_NUMBER"), get("TWILIO_MESSAGING_SERVICE_SID")
     if not (sid and token and (from_number or service)):

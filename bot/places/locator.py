@@ -9,6 +9,7 @@ place": menu digits, 911 and everyday words (help, menu, hola...) must never bec
 from __future__ import annotations
 
 import importlib.util
+import logging
 import math
 import re
 import unicodedata
@@ -22,6 +23,8 @@ import zipcodes
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+log = logging.getLogger(__name__)
+
 FOUND, OUT_OF_REGION, INVALID_ZIP, NOT_A_PLACE = "found", "out_of_region", "invalid_zip", "not_a_place"
 REGIONS = ("twin_cities", "north", "central", "south", "statewide")
 SERVICES = frozenset({"naloxone", "syringe_services", "testing", "outreach", "referral"})
@@ -34,7 +37,14 @@ FUZZY_MIN_LENGTH = 6    # typo tolerance only for longer names ("minneapols", "b
 EARTH_RADIUS_MILES = 3958.8
 _PHONE = re.compile(r"\d{3}-\d{3}-\d{4}")
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-_ZIP_IN_TEXT = re.compile(r"(?<!\d)(\d{5})(?:-?\d{4})?(?!\d)")
+_ZIP_IN_TEXT = re.compile(r"(?<!\d)(\d{5})(?:-?\d{4})?(?!\d)", re.ASCII)
+# Exceptions that must stop the process: anything else a library raises, even a BaseException
+# such as pyo3's PanicException from the Rust inside `zipcodes`, is contained (contained()).
+try:
+    from gevent import GreenletExit as _GreenletExit
+except ImportError:  # gevent is a web-server choice, not a requirement of this module
+    _GreenletExit = SystemExit
+FATAL = (KeyboardInterrupt, SystemExit, _GreenletExit)
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _TOKEN_ALIASES = {"saint": "st", "ft": "fort", "mpls": "minneapolis"}
 # Leading words people put before a place: "my zip is 55811", "in duluth", "vivo en st paul".
@@ -103,6 +113,27 @@ def fold(text: str) -> list[str]:
     text = unicodedata.normalize("NFKD", text.lower().replace("'", "").replace("\u2019", ""))
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return _NON_WORD.sub(" ", text).split()
+
+
+def ascii_digits(text: str) -> str:
+    """Each decimal digit of any script as its ASCII digit: "٥٥٨١١", "५५८११" and "๕๕๘๑๑" are
+    read as 55811, as the person meant it (and no library ever sees a non-ASCII digit)."""
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in text)
+
+
+def contained(call, *args, default=None):
+    """A library call that can never take the process down: any failure, including a panic in
+    compiled code (a BaseException), is logged and answered with `default`."""
+    try:
+        return call(*args)
+    except FATAL:
+        raise
+    except BaseException as exc:  # noqa: B036 - pyo3's PanicException is a BaseException
+        log.error("%s failed and was contained: %s", getattr(call, "__name__", "a call"),
+                  type(exc).__name__)
+        return default
 
 
 def town_key(words: list[str]) -> str:
@@ -196,12 +227,12 @@ class Locator:
         return [s for s in self.sites if s.tribal]
 
     def _parse(self, text: str) -> tuple[str, Place | None, str]:
-        text = text.strip()
+        text = ascii_digits(text).strip()
         if not text or len(text) > MAX_TEXT:
             return NOT_A_PLACE, None, ""
         words = fold(text)
         core = _strip_filler(words)
-        if core and all(w.isdigit() for w in core):     # "55811", "55811-1234", "zip 1234"
+        if core and all(w.isascii() and w.isdigit() for w in core):  # "55811", "zip 1234"
             digits = "".join(core)
             if len(digits) <= 3:                        # menu choices, 911
                 return NOT_A_PLACE, None, ""
@@ -215,7 +246,10 @@ class Locator:
     def _zip(self, zip5: str) -> tuple[str, Place | None, str]:
         if zip5 in self._zips:
             return FOUND, self._zips[zip5], zip5
-        r = next(iter(zipcodes.matching(zip5)), None)   # another state: rare, so not indexed
+        if not (len(zip5) == 5 and zip5.isascii() and zip5.isdigit()):
+            return INVALID_ZIP, None, ""
+        # Another state: rare, so not indexed. The library is compiled code: contained.
+        r = next(iter(contained(zipcodes.matching, zip5, default=()) or ()), None)
         if r is None:
             return INVALID_ZIP, None, zip5
         return OUT_OF_REGION, Place("zip", f"{zip5} ({r['city']})", float(r["lat"]), float(r["long"]),

@@ -41,12 +41,15 @@ def digest(kind: str, node: str, key: str, params: Mapping) -> str:
 
 
 def reminder_event(kind: str, node: str, key: str, params: Mapping, keep: Mapping, locale: str,
-                   at: datetime, rules: Rules) -> Event:
-    """What to send and when (moved out of quiet hours); SMS and voice both schedule this."""
-    moved_to = rules.next_allowed(at)
+                   at: datetime, rules: Rules, named: bool = False) -> Event:
+    """What to send and when; SMS and voice both schedule this. Quiet hours move only a time
+    the person did not choose (tomorrow morning's default); a time they named ("in an hour",
+    "11pm") is kept, at night too, and `night` lets the confirmation say so."""
+    moved_to = at if named else rules.next_allowed(at)
     return Event(SET, {"kind": kind, "node": node, "key": key, "params": dict(params),
                        "keep": dict(keep), "locale": locale, "what": digest(kind, node, key, params),
-                       "at": moved_to.timestamp(), "moved": moved_to != at})
+                       "at": moved_to.timestamp(), "moved": moved_to != at, "named": named,
+                       "night": named and rules.quiet(at)})
 
 
 def _with_vars(outcome: Outcome, **changes: Any) -> Outcome:
@@ -106,7 +109,7 @@ class ReminderFlow:
             return None  # not ours: START after STOP, a check-in or FORGET confirmation...
         if offer.get("node") == CHECK_OFFER:
             return self._check(state, ctx, now)
-        return self._screen(state, ctx, offer, when.default(now, self.rules.tz), now)
+        return self._screen(state, ctx, offer, when.default(now, self.rules.tz), now, named=False)
 
     def time(self, engine: Engine, state: State, text: str, now: datetime, ctx):
         """'expects: time' of the reminder offer: "tonight", "in 2 hours", "mañana 9am"."""
@@ -117,7 +120,7 @@ class ReminderFlow:
             at = when.parse(text, now, self.rules.tz)
         except when.Unclear:
             return Outcome(state, (Reply("reminders.unclear"),))
-        return None if at is None else self._screen(state, ctx, offer, at, now)
+        return None if at is None else self._screen(state, ctx, offer, at, now, named=True)
 
     def no(self, engine: Engine, state: State, ctx, now: datetime, folded: str):
         if self._pending(state, ctx, now) is None:
@@ -125,9 +128,10 @@ class ReminderFlow:
         kept = {k: v for k, v in state.vars.items() if k != OFFER}
         return Outcome(replace(state, vars=kept), (Reply("reminders.declined"),))
 
-    def _screen(self, state: State, ctx, offer: Mapping, at: datetime, now: datetime) -> Outcome:
+    def _screen(self, state: State, ctx, offer: Mapping, at: datetime, now: datetime,
+                named: bool) -> Outcome:
         event = reminder_event("screen", offer["screen"], offer["key"], offer.get("params") or {},
-                               offer.get("keep") or {}, state.locale, at, self.rules)
+                               offer.get("keep") or {}, state.locale, at, self.rules, named)
         return self._set(state, ctx, event, "reminders.set", now)
 
     def _set(self, state: State, ctx, event: Event, reply: str, now: datetime) -> Outcome:
@@ -137,7 +141,7 @@ class ReminderFlow:
             return Outcome(state, (Reply("reminders.too_many", {"max": MAX_REMINDERS}),))
         at = datetime.fromtimestamp(event.data["at"], timezone.utc)
         params = {"key": event.data["key"], "moved": event.data["moved"],
-                  "at": when.describe(at, now, self.rules.tz)}
+                  "night": event.data["night"], "at": when.describe(at, now, self.rules.tz)}
         return Outcome(state, (Reply(reply, params),), (event,))
 
     # --- CHECK, OK, and the answer to the check ----------------------------------------------
@@ -156,8 +160,9 @@ class ReminderFlow:
         seen = state.vars.get(SEEN)
         if isinstance(seen, Mapping):
             state = replace(state, vars=dict(state.vars, **{SEEN: dict(seen, offered=True)}))
+        # "Check on me in an hour" is the person's own time: an hour from now, even at night.
         event = reminder_event("check", "", CHECK_KEY, {}, {}, state.locale, now + CHECK_AFTER,
-                               self.rules)
+                               self.rules, named=True)
         return self._set(state, ctx, event, "reminders.check_set", now)
 
     def ok(self, engine: Engine, state: State, ctx, now: datetime, folded: str):

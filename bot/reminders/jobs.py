@@ -35,7 +35,7 @@ def send_reminder(subject: str, rid: str):
         reminders.done(subject, record)
         return "opted_out"
     now = jobs.utcnow()
-    if rt.rules.quiet(now):
+    if rt.rules.quiet(now) and not record.named:  # a time the person named is kept, even at night
         reminders.reschedule(subject, record, rt.rules.next_allowed(now))
         return "deferred"
     number = rt.helpline.vault.decrypt(record.num)

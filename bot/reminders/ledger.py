@@ -54,6 +54,7 @@ class Reminder:
     params: dict = field(default_factory=dict)
     keep: dict = field(default_factory=dict)
     num: str = ""
+    named: bool = False  # the person named the time: sent then, quiet hours or not
 
     @property
     def slot(self) -> str:
@@ -167,7 +168,8 @@ class Reminders:
         record = Reminder(rid, data["kind"], data["node"], data["key"], at,
                           "reminder-" + self.vault.token(f"{rid}:{int(at)}"), data["what"],
                           data["locale"], bool(data["moved"]), dict(data["params"]),
-                          dict(data["keep"]), self.vault.encrypt(number))
+                          dict(data["keep"]), self.vault.encrypt(number),
+                          bool(data.get("named")))
         if old and old["job"] != record.job:
             self.unschedule(pipe, old["job"])
         pipe.hset(record_key(subject), rid, record.dumps())

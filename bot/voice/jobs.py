@@ -1,8 +1,10 @@
 """The RQ job behind "press 8 to get this by text": runs in the worker, never in the web process.
 
 The payload holds the caller's number only encrypted (Vault.encrypt); the job decrypts it,
-skips anyone who texted STOP, sends through bot.outbound.sender, and leaves the caller's text
-conversation on the same screen, so the "Reply 1 ..." in the text works.
+skips anyone who texted STOP, sends through bot/outbound/delivery.py's exactly-once protocol
+(a marker per job, bot/outbound/markers.py: after a Twilio timeout or 5xx the retry asks
+Twilio for the text before it sends again), and leaves the caller's text conversation on the
+same screen, so the "Reply 1 ..." in the text works.
 """
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ import redis
 from rq import get_current_job
 
 from bot.config import load_settings
-from bot.conversation.content import segments
+from bot.outbound.delivery import DONE, RETRY, SENT, SKIPPED, Attempt, deliver, digest
+from bot.outbound.markers import Markers
 from bot.outbound.sender import build_sender
 from bot.privacy.vault import Vault, mask_number
 from bot.storage.ratelimit import TokenBucket
@@ -27,7 +30,8 @@ class SendFailed(RuntimeError):
 
 
 def send_screen_text(sealed_number: str, node: str, locale: str, body: str) -> dict:
-    """Text one screen to a caller, unless they opted out; retryable failures raise SendFailed."""
+    """Text one screen to a caller once, unless they opted out; retryable failures raise
+    SendFailed (RQ retries the job, and the retry looks at Twilio before it sends)."""
     settings = load_settings()
     job = get_current_job()
     connection = job.connection if job else redis.Redis.from_url(settings.redis_url)
@@ -40,16 +44,21 @@ def send_screen_text(sealed_number: str, node: str, locale: str, body: str) -> d
     if store.is_opted_out(subject):
         log.info("voice text to %s skipped: the number opted out", mask_number(number))
         return {"sent": False, "reason": "opted_out"}
+    # The job id names the call and the screen (bot/channels/voice.py): one marker per text.
+    slot = job.id if job else "direct-" + vault.token(f"{subject}:{node}:{digest(body)}")
     # The number's send rate is shared with the check-ins (bot/storage/ratelimit.py).
-    TokenBucket(connection, OUTBOUND_RATE_KEY, settings.send_rate_per_second).wait(
-        segments(body).count)
+    bucket = TokenBucket(connection, OUTBOUND_RATE_KEY, settings.send_rate_per_second)
     sender = build_sender(settings)
     try:
-        result = sender.send(number, body)
+        outcome, result = deliver(Markers(connection), sender, bucket,
+                                  Attempt(subject, slot, number, body))
     finally:
         getattr(sender, "close", lambda: None)()
-    if result.retryable:
-        raise SendFailed(result.detail)
-    if result.ok:
+    if outcome == RETRY:
+        raise SendFailed(result.detail if result else "not known whether Twilio took the text")
+    if outcome == SKIPPED:
+        return {"sent": False, "reason": "opted_out"}
+    if outcome in (SENT, DONE):
         store.put_on_screen(subject, node, locale)  # so the "Reply 1 ..." in the text works
-    return {"sent": result.ok, "sid": result.sid, "detail": result.detail}
+    return {"sent": outcome in (SENT, DONE), "sid": result.sid if result else None,
+            "detail": result.detail if result else "had gone out already"}

@@ -1,0 +1,63 @@
+"""Send markers for one-off texts (the phone line's "text me this"): the ONLY module that knows
+their key names (hl:ob:...).
+
+bot/outbound/delivery.py sends each text through a marker (pending, then sent:<sid>) so that a
+retry after a Twilio timeout looks at Twilio before it sends again. Check-ins keep their markers
+with the subscription (bot/checkins/subscriptions.py), reminders with the reminder
+(bot/reminders/ledger.py); a one-off text has only its job, so its marker is keyed by the person's keyed
+hash and the job's id, which names the call and the screen through Vault.token. The claim is refused once
+the person has opted out, so a STOP sent while the text waited for the send rate wins.
+"""
+from __future__ import annotations
+
+import redis
+
+from bot.storage.store import optout_key
+
+PREFIX = "hl:ob"
+MARKER_TTL = 7 * 86400  # outlives every retry of the job (RQ's failure_ttl for these jobs)
+
+# Compare-and-set the marker; -1 when the person opted out since the job was queued.
+_CLAIM = """
+if redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+local cur = redis.call('GET', KEYS[1])
+if not ((cur == false and ARGV[1] == '') or cur == ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0"""
+
+
+def marker_key(subject: str, slot: str) -> str:
+    """Under the person's keyed hash, so FORGET finds and erases them (forget())."""
+    return f"{PREFIX}:sent:{subject}:{slot}"
+
+
+class Markers:
+    """The pending/sent markers delivery.deliver() reads and writes, for texts named by a slot."""
+
+    def __init__(self, client: redis.Redis):
+        self.redis = client
+        self._claim = client.register_script(_CLAIM)
+        self._release = client.register_script(_RELEASE)
+
+    def marker(self, subject: str, slot: str) -> str | None:
+        raw = self.redis.get(marker_key(subject, slot))
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    def claim(self, subject: str, slot: str, value: str, previous: str | None,
+              owner: str | None = None) -> int:
+        return int(self._claim(keys=[marker_key(subject, slot), optout_key(subject)],
+                               args=[previous or "", value, MARKER_TTL]))
+
+    def release(self, subject: str, slot: str, value: str) -> None:
+        self._release(keys=[marker_key(subject, slot)], args=[value])
+
+    def sent(self, subject: str, slot: str, sid: str) -> None:
+        self.redis.set(marker_key(subject, slot), f"sent:{sid}", ex=MARKER_TTL)
+
+    def forget(self, subject: str) -> int:
+        """FORGET: erase this person's markers (registered by bot/channels/voice.py)."""
+        keys = list(self.redis.scan_iter(match=marker_key(subject, "*"), count=500))
+        return int(self.redis.delete(*keys)) if keys else 0
