@@ -29,6 +29,18 @@ from bot.privacy.vault import Vault
 from bot.storage.store import Store
 
 
+def understanding(settings: Settings, locator: Locator):
+    """What messages mean: the trained model (bot.understanding.meaning, issue 17a) when this
+    checkout has it, else the interim rules with the same API (bot/conversation/interim_meaning.py)."""
+    towns = locator.town_names()
+    try:
+        from bot.understanding.meaning import Understanding
+    except ImportError:
+        from bot.conversation.interim_meaning import Understanding
+        return Understanding.from_dir(settings.content_dir, towns, nearby.everyday())
+    return Understanding.from_dir(settings.content_dir, towns)
+
+
 def connect(settings: Settings) -> redis.Redis:
     """Short timeouts: a webhook must answer from its fallback rather than hang on Redis.
 
@@ -92,7 +104,9 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
                                forget.handlers(),  # before reminders: a pending FORGET's YES wins
                                reminder_flow.handlers(rules, reminders.fitter(content)))
     drawn = frozenset(n.id for n in flow.nodes.values() if content.needs_params(n.say))
-    engine = Engine(flow, lexicons, detect=detector.detect, handlers=hooks, drawn_by_hooks=drawn)
+    meaning = understanding(settings, locator)
+    engine = Engine(flow, lexicons, detect=detector.detect, understand=meaning.read,
+                    handlers=hooks, drawn_by_hooks=drawn)
     store = Store(client, settings.session_ttl, settings.dedupe_ttl)
     vault = Vault(settings.secret)
     conversations = Conversations(engine, content, store, vault,

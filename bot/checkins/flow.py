@@ -186,7 +186,10 @@ def handlers(rules: Rules) -> dict[str, Callable]:
             "command:checkin": flow.checkin, "command:status": flow.status,
             "command:change": flow.change, "command:pause": flow.pause,
             "command:resume": flow.resume, "command:start": flow.start,
-            f"screen:{OFTEN}": flow.often_again}
+            f"screen:{OFTEN}": flow.often_again,
+            # "actually i dont want these anymore" (bot/conversation/intents.py): the check-ins
+            # only, never the opt-out of all texts; the reply confirms they are off.
+            "intent:checkin_stop": lambda engine, state, ctx, now, folded: flow._off(state, ctx)}
 
 
 def merge(*maps: Mapping[str, Callable]) -> dict[str, Callable]:

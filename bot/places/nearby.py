@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.conversation.engine import Engine, Outcome, Reply, State
-from bot.places.locator import FOUND, INVALID_ZIP, OUT_OF_REGION, Locator
+from bot.places.locator import FOUND, INVALID_ZIP, OUT_OF_REGION, Locator, everyday_words
 
 PAGE = 3
 NODE = "nearby"
@@ -32,6 +32,11 @@ def _show(engine: Engine, state: State, locator: Locator, place: dict, offset: i
                            remember=remember)
     kept = dict(outcome.state.vars, keep_place=dict(place, offset=offset))
     return replace(outcome, state=replace(outcome.state, vars=kept))
+
+
+def everyday() -> frozenset[str]:
+    """Town names that are everyday words ("hope", "savage"): a place only after "in"/"near"."""
+    return everyday_words()
 
 
 def handlers(locator: Locator) -> dict:
