@@ -18,6 +18,7 @@ from bot.understanding.keywords import Lexicons, fold
 from bot.understanding.signals import SignalDetector
 
 THRESHOLD = 0.6
+TOPIC = 0.88  # a menu topic word (keywords.yaml) outranks a loose phrase, not a precise one
 # Rules that fire on a word ("911", "overdosing") rather than on a person in danger: a question
 # about the law or the signs that uses such a word is not an emergency.
 WEAK_RULES = frozenset({"call_911", "call_for_help", "overdosing", "overdose_word",
@@ -163,6 +164,7 @@ class Understanding:
         for intent, score, pattern in self.phrases:
             if pattern.search(folded):
                 scores[intent] = max(scores.get(intent, 0.0), score)
+        phrased = set(scores)
         if not scores:
             for intent, score, pattern in self.hints:
                 if pattern.search(folded):
@@ -170,11 +172,12 @@ class Understanding:
         topic = self.lexicons.topic(folded, locale or self.lexicons.default)
         if topic is not None:
             intent = NODE_INTENT.get(topic[0], topic[0])
-            scores[intent] = max(scores.get(intent, 0.0), 0.75)
+            scores[intent] = max(scores.get(intent, 0.0), TOPIC)
         intents = tuple(sorted(scores.items(), key=lambda kv: -kv[1])[:3])
         signal = self.detector.detect(text or "")
         emergency = signal is not None and signal.kind == "emergency"
-        if emergency and signal.rule in WEAK_RULES and intents and intents[0][0] in QUESTIONS:
+        asked = [i for i in phrased if i in QUESTIONS]  # a question in words, not a topic word
+        if emergency and signal.rule in WEAK_RULES and asked:
             emergency = False
         crisis = signal is not None and signal.kind == "crisis"
         confident = bool(intents) and intents[0][1] >= THRESHOLD
