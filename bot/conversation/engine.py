@@ -184,7 +184,7 @@ class Engine:
         signal = self.detect(text)
         if meaning is not None:  # the understanding decides; the rules only hint the language
             kind = "emergency" if meaning.emergency else "crisis" if meaning.crisis else None
-            if kind is None:
+            if kind is None or (kind == "emergency" and intents.only_a_question(meaning, signal, folded)):
                 return None
             if kind == "emergency" and intents.in_emergency(state, now):
                 update = intents.update_in(meaning, self.flow, danger=True)  # "still not breathing"
@@ -324,13 +324,16 @@ class Engine:
         if meaning is None or not meaning.confident:
             return None
         intent = meaning.top
-        if intent in intents.COMMANDS:
+        if intent in (EMERGENCY, CRISIS):  # below its own threshold: offered, never assumed
+            return None
+        hook = self.handlers.get(f"intent:{intent}")
+        outcome = hook(self, state, ctx, now, folded) if hook is not None else None
+        if outcome is None and intent in intents.COMMANDS:
             outcome = self.run_command(intents.COMMANDS[intent], state, ctx, now, folded)
-            hook = self.handlers.get(f"intent:{intent}")
-            if outcome is None and hook is not None:
-                outcome = hook(self, state, ctx, now, folded)
-            if outcome is not None:
-                return outcome
+        if outcome is None and intent == "stop":
+            outcome = Outcome(state, (Reply(intents.OPT_OUT_ASK),))
+        if outcome is not None:
+            return outcome
         node = intents.screen(intent, self.flow, intents.in_emergency(state, now))
         if node is None:
             return None

@@ -14,6 +14,7 @@ Below the classifier's threshold the engine asks a clarifying question with numb
 """
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Mapping
@@ -40,8 +41,11 @@ SCREENS: Mapping[str, tuple[str, ...]] = {
 COMMANDS: Mapping[str, str] = {
     "checkin_start": "checkin", "checkin_stop": "checkin_stop", "checkin_pause": "pause",
     "checkin_status": "status", "reminder": "check", "forget": "forget", "help": "help",
-    "stop": "stop", "thanks": "thanks", "greeting": "menu", "menu": "menu",
+    "thanks": "thanks", "greeting": "menu", "menu": "menu",
 }
+# "stop" in plain words is never an opt-out on a guess: the check-ins' hook stops check-ins for a
+# subscriber ("i dont want these anymore"), anyone else is told to send STOP (OPT_OUT_ASK).
+OPT_OUT_ASK = "optout.ask"
 UPDATES: Mapping[str, str] = {
     "update_not_breathing": "update_not_breathing", "update_no_naloxone": "update_no_naloxone",
     "update_breathing": "update_breathing", "update_called_911": "update_called_911",
@@ -55,7 +59,33 @@ OUTSIDE: Mapping[str, str] = {"update_not_breathing": "emergency",
 # Intents whose message is about places: a town or ZIP inside it is a place, not a word.
 ABOUT_PLACES = frozenset({"naloxone_where", "update_no_naloxone", "naloxone_otc",
                           "naloxone_what"})
-NOT_SCREENS = frozenset({"other", "emergency", "crisis"})
+NOT_SCREENS = frozenset({"other"})
+
+
+# Emergency rules that fire on a word ("911", "overdosing") rather than on a person in danger.
+# When the only rule that fired is one of these, the words ask a question the understanding is
+# confident about, and the classifier puts no emergency among its top intents, the message is that
+# question ("will i get in trouble for calling 911" -> the law), not an overdose in progress.
+# An "overdosing" word counts as a question only about no one in particular ("how do i know if
+# someone is overdosing"), never with a person named ("hes overdosing, will i get arrested").
+WORD_RULES = frozenset({"call_911", "call_for_help", "llama_911", "ambulancia", "overdosing",
+                        "overdose_word", "sobredosificando", "having_overdose"})
+CALL_RULES = frozenset({"call_911", "call_for_help", "llama_911", "ambulancia"})
+_PERSON = re.compile(r"\b(?:he|she|they|hes|shes|theyre|him|her|them|my|mi|el|ella|esta|"
+                     r"friend|amigo|amiga|brother|sister|son|daughter|hermano|hermana|hijo|hija)\b")
+DANGER_MIN = 0.05
+QUESTIONS = frozenset({"legal", "overdose_signs", "naloxone_safe", "naloxone_otc",
+                       "naloxone_what", "naloxone_use"})
+
+
+def only_a_question(meaning, signal, folded: str) -> bool:
+    rule = getattr(signal, "rule", None)
+    if rule not in CALL_RULES and (rule not in WORD_RULES or _PERSON.search(folded)):
+        return False
+    return (signal is not None
+            and meaning.confident and meaning.top in QUESTIONS
+            and all(score < DANGER_MIN for intent, score in meaning.intents
+                    if intent in ("emergency", "crisis") or intent.startswith("update_")))
 
 
 def in_emergency(state, now: datetime) -> bool:

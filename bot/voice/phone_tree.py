@@ -14,6 +14,7 @@ from typing import Callable, Mapping
 
 from bot.conversation.content import Content
 from bot.conversation.engine import EMERGENCY, MAIN, Context, Engine, Outcome, Reply, State
+from bot.conversation.intents import UPDATES, mark_emergency
 from bot.understanding.keywords import fold
 from bot.reminders.flow import REMINDER_OFFER
 from bot.voice.words import Words, load_words
@@ -155,8 +156,9 @@ class PhoneTree:
             return self.show(replace(call, phase=LANGUAGE))
         if heard.dial:
             return self._dialed(call, heard.dial)
-        if key == EMERGENCY_KEY:
-            return self._go(call, self.engine.enter(call.state, EMERGENCY, signal="emergency"))
+        if key == EMERGENCY_KEY:  # the emergency window opens as by text (conversation/intents.py)
+            outcome = self.engine.enter(call.state, EMERGENCY, signal="emergency")
+            return self._go(call, mark_emergency(outcome, now))
         if call.phase == LANGUAGE:
             return self._choose_language(call, key, heard, now)
         if key == REPEAT:
@@ -311,6 +313,8 @@ class PhoneTree:
                             if target == option.goto and len(pattern.groups) == 1
                             for alt in pattern.groups[0]]
             phrases += alternatives[:2]
+        if node_id == EMERGENCY or node_id in UPDATES.values():  # what callers say next
+            phrases += self.words_for(locale).updates
         phrases += self.words_for(locale).hints
         return ", ".join(dict.fromkeys(p for p in phrases if p))
 
