@@ -321,7 +321,13 @@ class Engine:
 
     def _intent(self, state, text, folded, now, ctx, first, meaning):
         """A confident intent opens its screen (or runs its command); the topic words come next."""
-        if meaning is None or not meaning.confident:
+        if meaning is None:
+            return None
+        hit = self.lexicons.topic(folded, state.locale)  # a word naming one of this screen's
+        node = self.flow.node(state.node)                # options picks it ("counseling")
+        if hit is not None and any(o.goto == hit[0] for o in node.options):
+            return self.enter(state, hit[0])
+        if not meaning.confident:
             return None
         intent = meaning.top
         if intent in (EMERGENCY, CRISIS):  # below its own threshold: offered, never assumed
