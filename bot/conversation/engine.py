@@ -147,6 +147,9 @@ class Engine:
         return (outcome.state.node == EMERGENCY and bool(outcome.replies)
                 and outcome.replies[-1].key == self.flow.node(EMERGENCY).say)
 
+    def _is_command(self, folded: str, state: State) -> bool:
+        return self.lexicons.command(folded, state.locale) is not None
+
     def _keeps_language(self, folded: str, locale: str) -> bool:
         hit = self.lexicons.command(folded, locale)
         return hit is not None and hit[0] in KEEP_LANGUAGE
@@ -184,7 +187,9 @@ class Engine:
         signal = self.detect(text)
         if meaning is not None:  # the understanding decides; the rules only hint the language
             kind = "emergency" if meaning.emergency else "crisis" if meaning.crisis else None
-            if kind is None or (kind == "emergency" and intents.only_a_question(meaning, signal, folded)):
+            if kind is None or (kind == "emergency" and (
+                    intents.only_a_question(meaning, signal, folded)
+                    or intents.only_a_place(meaning, signal, folded))):
                 return None
             if kind == "emergency" and intents.in_emergency(state, now):
                 update = intents.update_in(meaning, self.flow, danger=True)  # "still not breathing"
@@ -302,7 +307,8 @@ class Engine:
 
     def _update(self, state, text, folded, now, ctx, first, meaning):
         """In the emergency window, "he is breathing now" is an update, not a question."""
-        if meaning is None or not intents.in_emergency(state, now):
+        if (meaning is None or not intents.in_emergency(state, now)
+                or self._is_command(folded, state)):
             return None
         node = intents.update_in(meaning, self.flow)
         return self.enter(state, node) if node else None
@@ -313,7 +319,8 @@ class Engine:
         if handler is None:
             return None
         outcome = handler(self, state, text, now, ctx)
-        if outcome is not None or meaning is None or not meaning.place:
+        if (outcome is not None or meaning is None or not meaning.place
+                or self._is_command(folded, state)):
             return outcome
         if intents.about_places(meaning, self.flow.node(state.node).expects):
             return handler(self, state, meaning.place, now, ctx)
@@ -321,11 +328,13 @@ class Engine:
 
     def _intent(self, state, text, folded, now, ctx, first, meaning):
         """A confident intent opens its screen (or runs its command); the topic words come next."""
-        if meaning is None:
-            return None
-        hit = self.lexicons.topic(folded, state.locale)  # a word naming one of this screen's
-        node = self.flow.node(state.node)                # options picks it ("counseling")
-        if hit is not None and any(o.goto == hit[0] for o in node.options):
+        if meaning is None or self._is_command(folded, state):
+            return None  # a command word that did nothing here is not free text ("yes", "no")
+        # A word or two naming one of a submenu's options picks it ("counseling" at treatment);
+        # the main menu's options are broad, so there the finer intent decides.
+        short = len(folded.split()) <= 3 and state.node != MAIN
+        hit = self.lexicons.topic(folded, state.locale) if short else None
+        if hit is not None and any(o.goto == hit[0] for o in self.flow.node(state.node).options):
             return self.enter(state, hit[0])
         if not meaning.confident:
             return None
@@ -343,6 +352,9 @@ class Engine:
         node = intents.screen(intent, self.flow, intents.in_emergency(state, now))
         if node is None:
             return None
+        topic = self.lexicons.topic(folded, state.locale)
+        if topic is not None and intents.topic_wins(topic[0], intent, node, self.flow):
+            node = topic[0]  # "programa ambulatorio", "jeringas limpias", "pregnant and using"
         if first and node == MAIN:
             return self.main_menu(state)
         return self.enter(state, node)
@@ -360,7 +372,8 @@ class Engine:
         """Never a dead end. Candidates the understanding was unsure of: a clarifying question
         with numbered choices. Else a short hint (it starts with the overdose line) and the menu
         (just the menu for a first hello). An OK that answered nothing is acknowledged."""
-        found = intents.choices(meaning, self.flow, state.node) if meaning is not None else []
+        found = (intents.choices(meaning, self.flow, state.node)
+                 if meaning is not None and not self._is_command(folded, state) else [])
         if found:
             state = replace(state, vars=intents.clarify_vars(state, found))
             return Outcome(state, (Reply("clarify.ask", {"choices": found}),))

@@ -79,13 +79,39 @@ QUESTIONS = frozenset({"legal", "overdose_signs", "naloxone_safe", "naloxone_otc
 
 
 def only_a_question(meaning, signal, folded: str) -> bool:
+    """A question of 4+ words ("sobredosis" or "911" alone stays an emergency)."""
     rule = getattr(signal, "rule", None)
+    if len(folded.split()) < 4:
+        return False
     if rule not in CALL_RULES and (rule not in WORD_RULES or _PERSON.search(folded)):
         return False
     return (signal is not None
             and meaning.confident and meaning.top in QUESTIONS
             and all(score < DANGER_MIN for intent, score in meaning.intents
                     if intent in ("emergency", "crisis") or intent.startswith("update_")))
+
+
+_NAMED = frozenset(n for nodes in SCREENS.values() for n in nodes) | frozenset(UPDATES.values())
+
+
+def only_by_words(node: str) -> bool:
+    """A screen no intent opens (types of programs, harm-reduction services...): its topic words
+    in keywords.yaml are the only way to it by words, so they win over the intent."""
+    return node not in _NAMED
+
+
+def topic_wins(topic: str, intent: str, node: str, flow) -> bool:
+    """The menu's topic words (keywords.yaml) over a confident intent when they are more exact:
+    no intent opens that screen, or it is one of the intent screen's own options (finer), or the
+    intent's own screen is missing here and `node` is only its fallback."""
+    finer = any(o.goto == topic for o in flow.node(node).options)
+    fallback = node != next(iter(SCREENS.get(intent, (node,))))
+    return only_by_words(topic) or finer or fallback
+
+
+def only_a_place(meaning, signal, folded: str) -> bool:
+    """A town's name alone ("Le Sueur") that only the classifier took for an emergency."""
+    return signal is None and bool(meaning.place) and len(folded.split()) <= 3
 
 
 def in_emergency(state, now: datetime) -> bool:
@@ -134,7 +160,12 @@ def about_places(meaning, node_expects: str | None) -> bool:
 
 
 def choices(meaning, flow, here: str) -> list[str]:
-    """Distinct screens for the candidates worth offering, best first (not the one shown now)."""
+    """Distinct screens for the candidates worth offering, best first (not the one shown now).
+    An emergency or crisis candidate is offered only beside a real topic: alone it is the
+    classifier's prior for words it does not know ("purple monkey"), not a guess worth asking."""
+    if not any(i not in NOT_SCREENS | {"emergency", "crisis"} and s >= CLARIFY_MIN
+               for i, s in meaning.intents):
+        return []
     found: list[str] = []
     for intent, score in meaning.intents:
         if intent in NOT_SCREENS or score < CLARIFY_MIN:
