@@ -191,6 +191,8 @@ class Engine:
                     intents.only_a_question(meaning, signal, folded)
                     or intents.only_a_place(meaning, signal, folded))):
                 return None
+            if signal is None and (self._is_command(folded, state) or folded.isdigit()):
+                return None  # "Y", "1": the classifier alone never makes a command an emergency
             if kind == "emergency" and intents.in_emergency(state, now):
                 update = intents.update_in(meaning, self.flow, danger=True)  # "still not breathing"
                 if update is not None:
