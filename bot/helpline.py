@@ -14,6 +14,7 @@ from bot.conversation.content import Content
 from bot.channels.conversations import Conversations
 from bot.conversation.engine import Engine
 from bot.conversation.flows import Flow, load_flow, validate
+from bot.understanding.meaning import Understanding
 from bot.understanding.signals import SignalDetector
 from bot.understanding.keywords import Lexicons
 from bot.channels.limits import InboundLimit
@@ -29,16 +30,9 @@ from bot.privacy.vault import Vault
 from bot.storage.store import Store
 
 
-def understanding(settings: Settings, locator: Locator):
-    """What messages mean: the trained model (bot.understanding.meaning, issue 17a) when this
-    checkout has it, else the interim rules with the same API (bot/conversation/interim_meaning.py)."""
-    towns = locator.town_names()
-    try:
-        from bot.understanding.meaning import Understanding
-    except ImportError:
-        from bot.conversation.interim_meaning import Understanding
-        return Understanding.from_dir(settings.content_dir, towns, nearby.everyday())
-    return Understanding.from_dir(settings.content_dir, towns)
+def understanding(settings: Settings, locator: Locator) -> Understanding:
+    """What messages mean (bot/understanding/meaning.py), with the region's towns for places."""
+    return Understanding.from_dir(settings.content_dir, locator.town_names())
 
 
 def connect(settings: Settings) -> redis.Redis:

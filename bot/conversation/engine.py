@@ -325,7 +325,8 @@ class Engine:
                 or self._is_command(folded, state)):
             return outcome
         if intents.about_places(meaning, self.flow.node(state.node).expects):
-            return handler(self, state, meaning.place, now, ctx)
+            named = self.handlers.get("place:named", handler)
+            return named(self, state, meaning.place, now, ctx)
         return None
 
     def _intent(self, state, text, folded, now, ctx, first, meaning):

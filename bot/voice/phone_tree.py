@@ -31,7 +31,7 @@ TEXTED, OPTED_OUT, NO_TEXT = "ok", "opted_out", "unavailable"
 VOICE = Context(channel="voice")
 # Engine hooks that make sense by voice: places and paging. Texting features (check-in sign-up,
 # its commands and typed choices) stay SMS-only; their screens are read, their choices are not.
-VOICE_HANDLERS = ("place", "expects:place", "command:menu", "command:back", "command:more",
+VOICE_HANDLERS = ("place", "place:named", "expects:place", "command:menu", "command:back", "command:more",
                   "command:language", "screen:nearby")
 
 
