@@ -270,7 +270,8 @@ class PhoneTree:
         lines = [Line(r.key, r.params, locale) for r in extra + call.screen]
         if node.id == DIAL_NODE:
             return call, Plan(tuple(lines), DIAL, locale)
-        if f"voice.prompt.{node.id}" in self.content.keys():
+        shown = bool(call.screen) and call.screen[-1].key == node.say  # not a question of ours
+        if shown and f"voice.prompt.{node.id}" in self.content.keys():
             lines.append(Line(f"voice.prompt.{node.id}", {}, locale))
         controls = {"text": self.textable(call), "main": node.id == MAIN,
                     "loop": node.id == EMERGENCY, "remind": self.remindable(call)}
