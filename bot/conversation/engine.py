@@ -15,6 +15,7 @@ from bot.understanding.keywords import Lexicons, fold
 
 MAX_INPUT = 1600
 MAX_HISTORY = 8
+UNDERSTAND_MAX = 480  # three SMS segments: longer stories are read by their start
 EMERGENCY, CRISIS, MAIN = "emergency", "crisis", "main"
 # Commands that never switch the conversation's language: navigation and pleasantries.
 KEEP_LANGUAGE = frozenset({"back", "more", "menu", "thanks"})
@@ -128,7 +129,7 @@ class Engine:
         # answer in the language they are in, as does a first message.
         if guess is not None and (first or not self._keeps_language(folded, state.locale)):
             state = replace(state, locale=guess)
-        meaning = self.understand(text, state.locale) if self.understand else None
+        meaning = self._meaning(text, folded, state)
         for rule in (self._signal, self._command, self._answer, self._pending, self._clarified,
                      self._option, self._update, self._place, self._intent, self._topic):
             outcome = rule(state, text, folded, now, ctx, first, meaning)
@@ -146,6 +147,15 @@ class Engine:
     def _shows_emergency(self, outcome: Outcome) -> bool:
         return (outcome.state.node == EMERGENCY and bool(outcome.replies)
                 and outcome.replies[-1].key == self.flow.node(EMERGENCY).say)
+
+    def _meaning(self, text: str, folded: str, state: State):
+        """What the words mean; None for an exact command or a number, which keep their exact
+        meaning (the rules still see them first). The classifier reads the first UNDERSTAND_MAX
+        characters: its cost grows with length, and the rules read the whole text anyway."""
+        if self.understand is None or self._is_command(folded, state) or \
+                folded.replace(" ", "").isdigit():
+            return None
+        return self.understand(text[:UNDERSTAND_MAX], state.locale)
 
     def _is_command(self, folded: str, state: State) -> bool:
         return self.lexicons.command(folded, state.locale) is not None
@@ -185,14 +195,14 @@ class Engine:
     # --- the rules, in priority order ----------------------------------------------------
     def _signal(self, state, text, folded, now, ctx, first, meaning):
         signal = self.detect(text)
-        if meaning is not None:  # the understanding decides; the rules only hint the language
-            kind = "emergency" if meaning.emergency else "crisis" if meaning.crisis else None
+        if meaning is not None:  # the understanding decides, the rules on the whole text too
+            ruled = signal.kind if signal is not None else None
+            kind = ("emergency" if meaning.emergency or ruled == "emergency" else
+                    "crisis" if meaning.crisis or ruled == "crisis" else None)
             if kind is None or (kind == "emergency" and (
                     intents.only_a_question(meaning, signal, folded)
                     or intents.only_a_place(meaning, signal, folded))):
                 return None
-            if signal is None and (self._is_command(folded, state) or folded.isdigit()):
-                return None  # "Y", "1": the classifier alone never makes a command an emergency
             if kind == "emergency" and intents.in_emergency(state, now):
                 update = intents.update_in(meaning, self.flow, danger=True)  # "still not breathing"
                 if update is not None:
