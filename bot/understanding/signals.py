@@ -165,6 +165,11 @@ def _load_locale(path: Path) -> _Locale:
     for kind, section in sections.items():
         words.update(section.get("words") or {})
     macros = {name: _alternation(items, f"{path}: words {name}") for name, items in words.items()}
+    # `patterns`: named regexes used like word lists; unlike `words` they are no language hint
+    # (another language's words can be named without making them this language's evidence).
+    for section in sections.values():
+        for name, regex in (section.get("patterns") or {}).items():
+            macros[str(name)] = f"(?:{regex})"
     rules = {kind: _RuleSet({str(name): _rule_pattern(spec, macros, f"{path}: {kind}.rules.{name}")
                              for name, spec in (section.get("rules") or {}).items()})
              for kind, section in sections.items()}
