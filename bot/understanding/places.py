@@ -41,6 +41,11 @@ STOP_WORDS = frozenset("""
     fulda lismore clements ashby""".split())
 
 
+# Town names of several words that are also everyday phrases.
+STOP_PHRASES = frozenset({"young america", "ham lake", "brook park", "wolf lake", "oak park",
+                          "center city", "lake city", "long lake", "big lake"})
+
+
 def fold_words(text: str) -> list[str]:
     """Lower-case ASCII words: 'St. Cloud, MN' -> ['st', 'cloud', 'mn']; accents dropped."""
     text = unicodedata.normalize("NFKD", text.lower().replace("'", "").replace("\u2019", ""))
@@ -110,8 +115,10 @@ class PlaceFinder:
         return None
 
     def _plausible(self, words: list[str], i: int, n: int, key: str) -> bool:
-        """An everyday word (or run of them) is a town only when the text says it is a place."""
-        if not (key in self._everyday or all(w in self._everyday for w in words[i:i + n])):
+        """An everyday word is a town only when the text says it is a place ("in hope", "hope mn").
+        Names of two or more words ("st cloud", "grand rapids") are places as they stand, except
+        the few that are everyday phrases too ("young america", "ham lake")."""
+        if key not in (STOP_PHRASES if n > 1 else self._everyday):
             return True
         before = words[i - 1] if i else ""
         after = words[i + n] if i + n < len(words) else ""
