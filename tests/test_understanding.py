@@ -253,3 +253,28 @@ def test_heldout_intent_accuracy_floor(report):
     assert report.accuracy >= 0.88
     for locale, (correct, total) in report.by_locale.items():
         assert correct / total >= 0.85, locale
+
+
+# --- the CLI ---------------------------------------------------------------------------------------
+def test_cli_check_and_eval_print_the_hash_counts_and_figures(understanding):
+    from click.testing import CliRunner
+
+    from bot.understanding.cli import make_group
+
+    runner = CliRunner()
+    group = make_group(lambda: CONTENT)
+    checked = runner.invoke(group, ["check"])
+    assert checked.exit_code == 0, checked.output
+    assert "data hash " in checked.output and "[en]" in checked.output and "[es]" in checked.output
+    assert "emergency " in checked.output and "model: " in checked.output
+    evaluated = runner.invoke(group, ["eval"])
+    assert evaluated.exit_code == 0, evaluated.output
+    for needle in ("[en] accuracy", "[es] accuracy", "emergency recall (rules OR model)",
+                   "false alarms on non-emergency messages", "law vs emergency"):
+        assert needle in evaluated.output
+    missing = runner.invoke(group, ["eval", "--data", str(CONTENT)])
+    assert missing.exit_code != 0 and "no understanding_heldout" in missing.output
+
+
+def test_the_understanding_commands_are_on_the_app(app):
+    assert "understanding" in app.cli.commands

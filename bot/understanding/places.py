@@ -108,6 +108,11 @@ class PlaceFinder:
         for i, word in enumerate(words):                   # one typo in a long single-word name
             if len(word) < FUZZY_MIN_LENGTH or word in self._everyday:
                 continue
+            # only where a place is expected ("in bemidgi", "narcan minneaplis", "bemiji mn"):
+            # a misspelt word elsewhere in a story is far more often not a town
+            if not (i == len(words) - 1 or (i and words[i - 1] in PLACE_BEFORE)
+                    or (i + 1 < len(words) and words[i + 1] in PLACE_AFTER)):
+                continue
             hits = process.extract(word, self._fuzzy, scorer=OSA.distance,
                                    score_cutoff=1 if len(word) < 10 else 2, limit=2)
             if hits and (len(hits) == 1 or hits[0][1] < hits[1][1]) and hits[0][0][0] == word[0]:

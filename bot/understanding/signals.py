@@ -42,8 +42,10 @@ _MACRO = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 _GAP = re.compile(r" (~~?)(\d+) ")
 
 
-class _WordLoader(yaml.SafeLoader):
-    """YAML 1.1 reads no/yes/on/off as booleans; in these lists they are words ("no respira")."""
+class _WordLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """YAML 1.1 reads no/yes/on/off as booleans; in these lists they are words ("no respira").
+    The libyaml parser when PyYAML has it: the pure-Python one took ~0.3 s per keywords file,
+    paid by every process that starts."""
 
 
 _WordLoader.yaml_implicit_resolvers = {
