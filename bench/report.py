@@ -61,8 +61,9 @@ def understanding_section(u: dict) -> list[str]:
     """Understanding layer: per-message percentiles and the start-up it adds (bench/understanding.py)."""
     s = u["startup"]
     lines = ["## Understanding (intent classifier, emergency rules, places)", "",
-             f"{u['messages']} held-out messages, each timed alone ({u.get('load_average_1min', '?')} "
-             f"1-minute load average when measured).", "",
+             f"{u['messages']} held-out messages, each timed alone; measured {u.get('date', '?')} with "
+             f"a 1-minute load average of {u.get('load_average_1min', '?')} on the 2 cores "
+             f"(`python -m bench.understanding` re-measures this part alone).", "",
              "| per message | median µs | p90 µs | p99 µs |", "|---|---|---|---|"]
     for key, label in (("read_new_message", "read() of a new text: rules + classifier + places"),
                        ("classifier_fast_path", "classifier fast path (words seen before)"),

@@ -106,8 +106,25 @@ def per_message(content: Path) -> dict:
 def run(content: Path | None = None) -> dict:
     content = content or ROOT / "content"
     load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
-    return {"startup": startup(content), **per_message(content), "load_average_1min": load}
+    from datetime import datetime, timezone
+
+    return {"startup": startup(content), **per_message(content), "load_average_1min": load,
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def main() -> None:
+    """Alone: measure, print, and merge into bench/results.json and RESULTS.md (other parts kept)."""
+    from bench.report import render
+
+    result = run()
+    print(json.dumps(result, indent=2))
+    path = ROOT / "bench" / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results["understanding"] = result
+    path.write_text(json.dumps(results, indent=2) + "\n")
+    if {"machine", "webhook", "engine", "memory"} <= set(results):
+        (ROOT / "bench" / "RESULTS.md").write_text(render(results))
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(), indent=2))
+    main()
