@@ -248,8 +248,14 @@ def test_heldout_law_is_not_read_as_an_emergency(report):
     assert report.legal_as_emergency <= 1 and report.emergency_as_legal == 0
 
 
+def test_heldout_crisis_is_flagged_and_only_there(report):
+    assert report.crisis_total >= 20
+    assert report.crisis_found / report.crisis_total >= 0.9 and report.crisis_false <= 2
+
+
 def test_heldout_intent_accuracy_floor(report):
-    # Measured 94.5 % overall (en 93.6 %, es 96.0 %) when the floor was set; see docs.
+    # Measured 94.5 % on the first batch, 97.2 % on the third at its first reading, 98.4 % on all
+    # 671 now (docs/understanding.md); the floor leaves room for harder phrasings added later.
     assert report.accuracy >= 0.88
     for locale, (correct, total) in report.by_locale.items():
         assert correct / total >= 0.85, locale

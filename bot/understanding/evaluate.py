@@ -6,6 +6,7 @@ docs/understanding.md use, so they cannot disagree. Definitions:
 - emergency recall: messages labelled `emergency` whose Meaning.emergency is true (rules OR model).
 - false alarms: Meaning.emergency on messages labelled neither `emergency` nor `update_*`
   (updates are only read inside an emergency, where the flag changes nothing).
+- crisis recall: messages labelled `crisis` flagged as crisis (or as an emergency, which wins).
 - law/emergency confusion: `legal` messages flagged as an emergency, and `emergency` messages
   not flagged whose top intent is `legal`.
 """
@@ -31,6 +32,9 @@ class Report:
     legal_as_emergency: int = 0
     legal_total: int = 0
     emergency_as_legal: int = 0
+    crisis_found: int = 0
+    crisis_total: int = 0
+    crisis_false: int = 0                                # crisis flag on a message not labelled crisis
     misses: list = field(default_factory=list)           # (locale, label, text, top, emergency)
 
     @property
@@ -54,7 +58,9 @@ class Report:
                 "false_alarm_rate": round(self.false_alarm_rate, 4),
                 "false_alarms": f"{self.false_alarms}/{self.non_emergency_total}",
                 "legal_read_as_emergency": f"{self.legal_as_emergency}/{self.legal_total}",
-                "emergency_read_as_legal": self.emergency_as_legal}
+                "emergency_read_as_legal": self.emergency_as_legal,
+                "crisis_recall": f"{self.crisis_found}/{self.crisis_total}",
+                "crisis_flag_on_others": self.crisis_false}
 
 
 def heldout_rows(data_dir: Path) -> list[tuple[str, str, str]]:
@@ -85,6 +91,11 @@ def evaluate(understanding, rows: list[tuple[str, str, str]]) -> Report:
         elif label not in UPDATES:
             report.non_emergency_total += 1
             report.false_alarms += meaning.emergency
+        if label == "crisis":
+            report.crisis_total += 1
+            report.crisis_found += meaning.crisis or meaning.emergency
+        else:
+            report.crisis_false += meaning.crisis
         if label == "legal":
             report.legal_total += 1
             report.legal_as_emergency += meaning.emergency
@@ -120,6 +131,8 @@ def format_report(report: Report) -> str:
     lines.append(f"law vs emergency: legal read as emergency {report.legal_as_emergency}/"
                  f"{report.legal_total}; emergency read as legal {report.emergency_as_legal}/"
                  f"{report.emergency_total}")
+    lines.append(f"crisis recall (crisis or emergency flag) {report.crisis_found}/{report.crisis_total}; "
+                 f"crisis flag on other messages {report.crisis_false}")
     if report.misses:
         lines.append("misses (locale, label, top intent, emergency flag: text):")
         lines.extend(f"  {loc} {label} -> {top} {'EMERGENCY' if em else ''}: {text}"
