@@ -25,7 +25,7 @@ UPDATES = tuple(name for name in INTENTS if name.startswith("update_"))
 SETTINGS_FILE = "settings.yaml"
 DEFAULT_SETTINGS = {
     "confident": 0.45,             # top score below this: the engine asks what the person meant
-    "emergency_classifier": 0.55,  # the classifier alone flags an emergency at or above this
+    "emergency_classifier": 0.7,   # the classifier alone flags an emergency at or above this
     "crisis_classifier": 0.6,
     "C": 1.0,                      # inverse regularisation of the linear SVM
 }

@@ -71,9 +71,12 @@ class Understanding:
 
     @classmethod
     def from_dir(cls, content_dir: Path, towns: Iterable[str] = (),
-                 cache_dir: Path | None = None) -> "Understanding":
+                 cache_dir: Path | None = None,
+                 detector: SignalDetector | None = None) -> "Understanding":
         """Load the model for content_dir's examples: from this process, from disk, or by
-        training (deterministic). A missing, unreadable or corrupt archive just retrains."""
+        training (deterministic). A missing, unreadable or corrupt archive just retrains.
+        cache_dir defaults to default_cache_dir(); a caller that already has the emergency
+        rules loaded (the helpline does) may pass its SignalDetector instead of a second one."""
         content_dir = Path(content_dir)
         key = examples_data.data_hash(content_dir, code_version())
         cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -81,7 +84,7 @@ class Understanding:
             source = "memory"
             if key not in _MODELS:
                 _MODELS[key], source = _load_or_train(content_dir, key, cache_dir)
-            detector = _detector(content_dir)
+            detector = detector or _detector(content_dir)
         model, settings = _MODELS[key]
         return cls(model, settings, detector, towns, source, key)
 
@@ -104,10 +107,12 @@ class Understanding:
         probs = self.model.scores(norm)
         order = probs.argsort()[::-1][:TOP_N]
         intents = tuple((self.model.classes[i], round(float(probs[i]), 4)) for i in order)
-        emergency = (signal is not None and signal.kind == "emergency") or \
-            float(probs[self._emergency]) >= self.settings["emergency_classifier"]
-        crisis = (signal is not None and signal.kind == "crisis") or \
-            float(probs[self._crisis]) >= self.settings["crisis_classifier"]
+        rules = signal.kind if signal is not None else None
+        # The rules are the floor; the classifier may add an emergency or a crisis they missed,
+        # but not turn what the rules read as a crisis into an overdose.
+        emergency = rules == "emergency" or (
+            rules != "crisis" and float(probs[self._emergency]) >= self.settings["emergency_classifier"])
+        crisis = rules == "crisis" or float(probs[self._crisis]) >= self.settings["crisis_classifier"]
         return Meaning(emergency=emergency, crisis=crisis and not emergency, intents=intents,
                        confident=bool(intents) and intents[0][1] >= self.settings["confident"],
                        place=self.places.find(text[:MAX_CHARS]))

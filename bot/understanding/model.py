@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from itertools import repeat
+from itertools import chain
 import os
 import tempfile
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from bot.understanding.signals import normalize
 FEATURES_VERSION = "1"       # bump when the analyzers or the arithmetic below change
 MAX_MODEL_CHARS = 480        # three SMS segments; the rest of a long story adds no intent
 CHAR_MIN, CHAR_MAX = 2, 5
+WORD_MEMO_MAX = 50_000       # words whose n-gram rows are remembered (cleared when full)
 
 
 def prepare(text: str) -> str:
@@ -75,14 +75,6 @@ def code_version() -> str:
     return f"features={FEATURES_VERSION};sklearn={sklearn_version()};numpy={np.__version__}"
 
 
-@dataclass
-class _Block:
-    vocabulary: dict[str, int]   # term -> row of this block's weights
-    idf: np.ndarray              # per row, the last (unknown n-grams) 0
-    weights: np.ndarray          # rows x classes, the last row zeros
-    zero: int                    # the index of that last row
-
-
 class Model:
     """Fitted numbers and the fast scorer; build with Model.train or Model.load."""
 
@@ -90,48 +82,69 @@ class Model:
                  coef: np.ndarray, intercept: np.ndarray, beta: float = 1.0):
         self.classes = tuple(str(c) for c in classes)
         self.terms = [list(terms) for terms, _ in blocks]
-        self.coef = np.ascontiguousarray(coef, dtype=np.float64)      # classes x features
         self.intercept = np.asarray(intercept, dtype=np.float64)
         self.beta = float(beta)
-        # Per block: term -> local row, its weight rows (features x classes) plus one zero row
-        # where unknown n-grams land, and its idf plus a 0 for that row.
-        self._blocks: list[_Block] = []
-        offset = 0
-        for terms, idf in blocks:
-            n = len(terms)
-            weights = np.vstack([self.coef[:, offset:offset + n].T, np.zeros((1, len(self.classes)))])
-            self._blocks.append(_Block({t: i for i, t in enumerate(terms)},
-                                       np.append(np.asarray(idf, dtype=np.float64), 0.0),
-                                       np.ascontiguousarray(weights), n))
-            offset += n
+        self._word_rows: dict[str, list[int]] = {}
+        # The features in the fitted order: character n-grams first, then words. Rows of
+        # coef.T (one per feature) are what a message gathers; each block keeps its own vocabulary.
+        if len(blocks) != len(ANALYZERS):
+            raise ValueError(f"expected {len(ANALYZERS)} feature blocks, got {len(blocks)}")
+        (char_terms, char_idf), (word_terms, word_idf) = blocks
+        self._char_vocab = {t: i for i, t in enumerate(char_terms)}
+        self._word_vocab = {t: i for i, t in enumerate(word_terms)}
+        self._word_offset = len(char_terms)
+        self._idf = np.concatenate([np.asarray(char_idf, dtype=np.float64),
+                                    np.asarray(word_idf, dtype=np.float64)])
+        self._weights = np.ascontiguousarray(np.asarray(coef, dtype=np.float64).T)
+
+    @property
+    def coef(self) -> np.ndarray:
+        """classes x features, as scikit-learn's coef_ (a view: the weights are kept once)."""
+        return self._weights.T
 
     # --- scoring -------------------------------------------------------------------------------
     def scores(self, norm: str) -> np.ndarray:
         """Probabilities per class (same order as self.classes) for a prepared text.
 
-        Per block: Counter (C) counts the n-grams; one map over the distinct ones finds their
-        rows (an unknown n-gram maps to an all-zero row, so nothing is filtered in Python);
-        then sublinear tf x idf, l2 norm, and one small product with the weights."""
+        The rows of the known n-grams (for characters remembered per word: people reuse the
+        same few thousand words) are counted by Counter (in C); then sublinear tf x idf, an l2
+        norm per block, and one small product with the weights: about a dozen numpy calls."""
+        chars = Counter(self._char_rows(norm))
+        vocab, offset = self._word_vocab, self._word_offset
+        words = Counter([j + offset for g in word_grams(norm) if (j := vocab.get(g)) is not None])
+        n_chars, size = len(chars), len(chars) + len(words)
         logits = self.intercept.copy()
-        for analyzer, block in zip(ANALYZERS, self._blocks):
-            counts = Counter(analyzer(norm))
-            if not counts:
-                continue
-            size = len(counts)
-            idx = np.fromiter(map(block.vocabulary.get, counts, repeat(block.zero, size)),
-                              dtype=np.intp, count=size)
-            tf = np.fromiter(counts.values(), dtype=np.float64, count=size)
+        if size:
+            idx = np.fromiter(chain(chars, words), dtype=np.intp, count=size)
+            tf = np.fromiter(chain(chars.values(), words.values()), dtype=np.float64, count=size)
             np.log(tf, out=tf)
             tf += 1.0
-            tf *= block.idf.take(idx)
-            length = math.sqrt(tf @ tf)
-            if length:
-                logits += (tf / length) @ block.weights.take(idx, axis=0)
+            tf *= self._idf.take(idx)
+            squares = tf * tf
+            if n_chars:
+                tf[:n_chars] /= math.sqrt(squares[:n_chars].sum())
+            if size > n_chars:
+                tf[n_chars:] /= math.sqrt(squares[n_chars:].sum())
+            logits += tf @ self._weights.take(idx, axis=0)
         logits *= self.beta
         logits -= logits.max()
         np.exp(logits, out=logits)
         logits /= logits.sum()
         return logits
+
+    def _char_rows(self, norm: str) -> list[int]:
+        """Rows of the character n-grams of every word of the text (unknown ones left out)."""
+        rows: list[int] = []
+        memo, vocab = self._word_rows, self._char_vocab
+        for word in norm.split():
+            found = memo.get(word)
+            if found is None:
+                if len(memo) >= WORD_MEMO_MAX:
+                    memo.clear()
+                found = memo[word] = [j for g in char_grams(word)
+                                      if (j := vocab.get(g)) is not None]
+            rows += found
+        return rows
 
     # --- persistence ---------------------------------------------------------------------------
     def save(self, path: Path) -> None:
@@ -139,9 +152,11 @@ class Model:
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {"classes": np.array(self.classes), "coef": self.coef, "intercept": self.intercept,
                   "beta": np.array([self.beta])}
-        for i, (terms, block) in enumerate(zip(self.terms, self._blocks)):
+        start = 0
+        for i, terms in enumerate(self.terms):
             arrays[f"terms{i}"] = np.array(terms, dtype=str)
-            arrays[f"idf{i}"] = block.idf[:-1]
+            arrays[f"idf{i}"] = self._idf[start:start + len(terms)]
+            start += len(terms)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as handle:

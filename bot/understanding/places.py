@@ -41,6 +41,11 @@ STOP_WORDS = frozenset("""
     fulda lismore clements ashby""".split())
 
 
+# Town names of several words that are also everyday phrases.
+STOP_PHRASES = frozenset({"young america", "ham lake", "brook park", "wolf lake", "oak park",
+                          "center city", "lake city", "long lake", "big lake"})
+
+
 def fold_words(text: str) -> list[str]:
     """Lower-case ASCII words: 'St. Cloud, MN' -> ['st', 'cloud', 'mn']; accents dropped."""
     text = unicodedata.normalize("NFKD", text.lower().replace("'", "").replace("\u2019", ""))
@@ -103,6 +108,11 @@ class PlaceFinder:
         for i, word in enumerate(words):                   # one typo in a long single-word name
             if len(word) < FUZZY_MIN_LENGTH or word in self._everyday:
                 continue
+            # only where a place is expected ("in bemidgi", "narcan minneaplis", "bemiji mn"):
+            # a misspelt word elsewhere in a story is far more often not a town
+            if not (i == len(words) - 1 or (i and words[i - 1] in PLACE_BEFORE)
+                    or (i + 1 < len(words) and words[i + 1] in PLACE_AFTER)):
+                continue
             hits = process.extract(word, self._fuzzy, scorer=OSA.distance,
                                    score_cutoff=1 if len(word) < 10 else 2, limit=2)
             if hits and (len(hits) == 1 or hits[0][1] < hits[1][1]) and hits[0][0][0] == word[0]:
@@ -110,8 +120,10 @@ class PlaceFinder:
         return None
 
     def _plausible(self, words: list[str], i: int, n: int, key: str) -> bool:
-        """An everyday word (or run of them) is a town only when the text says it is a place."""
-        if not (key in self._everyday or all(w in self._everyday for w in words[i:i + n])):
+        """An everyday word is a town only when the text says it is a place ("in hope", "hope mn").
+        Names of two or more words ("st cloud", "grand rapids") are places as they stand, except
+        the few that are everyday phrases too ("young america", "ham lake")."""
+        if key not in (STOP_PHRASES if n > 1 else self._everyday):
             return True
         before = words[i - 1] if i else ""
         after = words[i + n] if i + n < len(words) else ""
