@@ -30,9 +30,10 @@ from bot.privacy.vault import Vault
 from bot.storage.store import Store
 
 
-def understanding(settings: Settings, locator: Locator) -> Understanding:
+def understanding(settings: Settings, locator: Locator,
+                  detector: SignalDetector | None = None) -> Understanding:
     """What messages mean (bot/understanding/meaning.py), with the region's towns for places."""
-    return Understanding.from_dir(settings.content_dir, locator.town_names())
+    return Understanding.from_dir(settings.content_dir, locator.town_names(), detector=detector)
 
 
 def connect(settings: Settings) -> redis.Redis:
@@ -98,7 +99,7 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
                                forget.handlers(),  # before reminders: a pending FORGET's YES wins
                                reminder_flow.handlers(rules, reminders.fitter(content)))
     drawn = frozenset(n.id for n in flow.nodes.values() if content.needs_params(n.say))
-    meaning = understanding(settings, locator)
+    meaning = understanding(settings, locator, detector)
     engine = Engine(flow, lexicons, detect=detector.detect, understand=meaning.read,
                     handlers=hooks, drawn_by_hooks=drawn)
     store = Store(client, settings.session_ttl, settings.dedupe_ttl)

@@ -10,7 +10,7 @@ import pytest
 from bot.conversation.engine import Context, Engine, State
 from bot.conversation.flows import load_flow
 from bot.understanding.keywords import Lexicons
-from bot.understanding.signals import SignalDetector
+from bot.understanding.signals import Signal, SignalDetector
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 12, 6, 3, 0, tzinfo=timezone.utc)
@@ -35,8 +35,8 @@ def make():
     flow, lexicons = load_flow(ROOT / "flows"), Lexicons.from_dir(content)
     detect = SignalDetector.from_dir(content).detect
 
-    def build(table):
-        return Engine(flow, lexicons, detect=detect,
+    def build(table, rules=None):
+        return Engine(flow, lexicons, detect=rules or detect,
                       understand=lambda text, locale: table.get(text, Meaning()))
     return build
 
@@ -82,12 +82,17 @@ def test_stop_in_words_never_opts_out(make):
 
 
 def test_a_law_question_naming_911_is_the_law_but_a_person_in_danger_is_the_emergency(make):
+    """The guard for rules that fire on a word: a rule like the old `call_911` (the rules now
+    leave law questions alone themselves) does not turn a confident law question into the steps."""
     law = Meaning(emergency=True, intents=(("legal", 0.99), ("emergency", 0.001)), confident=True)
+    word = Signal("emergency", "en", "call_911")
     engine = make({"will i get arrested if i call 911": law,
-                   "hes overdosing will i get arrested if i call 911": law})
+                   "hes overdosing will i get arrested if i call 911": law,
+                   "911": law}, rules=lambda text: word)
     assert engine.step(State(), "will i get arrested if i call 911", NOW).state.node == "legal"
     danger = engine.step(State(), "hes overdosing will i get arrested if i call 911", NOW)
-    assert danger.state.node == "emergency"
+    assert danger.state.node == "emergency"  # a person named: the steps
+    assert engine.step(State(), "911", NOW).state.node == "emergency"
 
 
 def test_in_danger_an_update_that_says_all_is_well_never_replaces_the_steps(make):

@@ -201,7 +201,8 @@ class Engine:
                     "crisis" if meaning.crisis or ruled == "crisis" else None)
             if kind is None or (kind == "emergency" and (
                     intents.only_a_question(meaning, signal, folded)
-                    or intents.only_a_place(meaning, signal, folded))):
+                    or intents.only_a_place(meaning, signal, folded)
+                    or intents.too_short_to_tell(meaning, signal, folded))):
                 return None
             if kind == "emergency" and intents.in_emergency(state, now):
                 update = intents.update_in(meaning, self.flow, danger=True)  # "still not breathing"
@@ -366,7 +367,8 @@ class Engine:
         if node is None:
             return None
         topic = self.lexicons.topic(folded, state.locale)
-        if topic is not None and intents.topic_wins(topic[0], intent, node, self.flow):
+        if topic is not None and (len(folded.split()) == 1  # one menu word: as it always worked
+                                  or intents.topic_wins(topic[0], intent, node, self.flow)):
             node = topic[0]  # "programa ambulatorio", "jeringas limpias", "pregnant and using"
         if first and node == MAIN:
             return self.main_menu(state)

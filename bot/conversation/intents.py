@@ -66,11 +66,10 @@ NOT_SCREENS = frozenset({"other"})
 # When the only rule that fired is one of these, the words ask a question the understanding is
 # confident about, and the classifier puts no emergency among its top intents, the message is that
 # question ("will i get in trouble for calling 911" -> the law), not an overdose in progress.
-# An "overdosing" word counts as a question only about no one in particular ("how do i know if
-# someone is overdosing"), never with a person named ("hes overdosing, will i get arrested").
+# Such a word counts as a question only about no one in particular ("how do i know if someone
+# is overdosing"), never with a person named ("hes overdosing, will i get arrested").
 WORD_RULES = frozenset({"call_911", "call_for_help", "llama_911", "ambulancia", "overdosing",
                         "overdose_word", "sobredosificando", "having_overdose"})
-CALL_RULES = frozenset({"call_911", "call_for_help", "llama_911", "ambulancia"})
 _PERSON = re.compile(r"\b(?:he|she|they|hes|shes|theyre|him|her|them|my|mi|el|ella|esta|"
                      r"friend|amigo|amiga|brother|sister|son|daughter|hermano|hermana|hijo|hija)\b")
 DANGER_MIN = 0.05
@@ -83,7 +82,7 @@ def only_a_question(meaning, signal, folded: str) -> bool:
     rule = getattr(signal, "rule", None)
     if len(folded.split()) < 4:
         return False
-    if rule not in CALL_RULES and (rule not in WORD_RULES or _PERSON.search(folded)):
+    if rule not in WORD_RULES or _PERSON.search(folded):
         return False
     return (signal is not None
             and meaning.confident and meaning.top in QUESTIONS
@@ -112,6 +111,16 @@ def topic_wins(topic: str, intent: str, node: str, flow) -> bool:
 def only_a_place(meaning, signal, folded: str) -> bool:
     """A town's name alone ("Le Sueur") that only the classifier took for an emergency."""
     return signal is None and bool(meaning.place) and len(folded.split()) <= 3
+
+
+CLASSIFIER_MIN_WORDS = 3
+
+
+def too_short_to_tell(meaning, signal, folded: str) -> bool:
+    """One or two words the rules do not flag ("elefante morado", "my cousin") are too little for
+    the classifier alone to call an emergency; they get the not-understood reply, which starts
+    with "Overdose now? Call 911". Short real emergencies are the rules' ("no respira", "od")."""
+    return signal is None and len(folded.split()) < CLASSIFIER_MIN_WORDS
 
 
 def in_emergency(state, now: datetime) -> bool:
