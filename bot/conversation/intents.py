@@ -19,6 +19,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
+MAIN, EMERGENCY, CRISIS = "main", "emergency", "crisis"  # node ids the engine knows by name
 WINDOW = timedelta(minutes=30)
 SINCE = "keep_emergency_since"   # unix time of the last emergency screen; kept across screens
 CLARIFY = "clarify"              # {"choices": [node ids], "turn": n}: valid for the next message
