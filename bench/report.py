@@ -64,7 +64,7 @@ def understanding_section(u: dict) -> list[str]:
              f"{u['messages']} held-out messages, each timed alone; measured {u.get('date', '?')} with "
              f"a 1-minute load average of {u.get('load_average_1min', '?')} on the 2 cores "
              f"(`python -m bench.understanding` re-measures this part alone).", "",
-             "| per message | median µs | p90 µs | p99 µs |", "|---|---|---|---|"]
+             "| per message | median µs | p90 µs | p99 µs | CPU median µs |", "|---|---|---|---|---|"]
     for key, label in (("read_new_message", "read() of a new text: rules + classifier + places"),
                        ("classifier_fast_path", "classifier fast path (words seen before)"),
                        ("classifier_fast_path_new_words", "classifier fast path (every word new)"),
@@ -74,7 +74,8 @@ def understanding_section(u: dict) -> list[str]:
                        ("sklearn_predict_proba_one", "scikit-learn predict_proba, one text")):
         if key in u:
             d = u[key]
-            lines.append(f"| {label} | {d['median_us']:,} | {d['p90_us']:,} | {d['p99_us']:,} |")
+            lines.append(f"| {label} | {d['median_us']:,} | {d['p90_us']:,} | {d['p99_us']:,} "
+                         f"| {d.get('cpu_median_us', '?')} |")
     lines += ["", f"Start-up added by `Understanding.from_dir`: cold (fit from the examples) "
               f"{s['cold_train_s']} s; warm (numpy archive on disk) {s['warm_cache_s']} s, "
               f"scikit-learn imported on a warm start: {s['warm_imports_scikit_learn']}; "

@@ -16,6 +16,7 @@ checks it against predict_proba on the whole held-out set.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import Counter
 from itertools import chain
@@ -72,7 +73,11 @@ def sklearn_version() -> str:
 
 
 def code_version() -> str:
-    return f"features={FEATURES_VERSION};sklearn={sklearn_version()};numpy={np.__version__}"
+    """Part of the cache key: a fitted archive is only reused by the code that made it (this
+    file's bytes stand in for the analyzers and training choices, so an edit here retrains)."""
+    source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+    return (f"features={FEATURES_VERSION};code={source};sklearn={sklearn_version()};"
+            f"numpy={np.__version__}")
 
 
 class Model:
