@@ -190,11 +190,10 @@ class Engine(MeaningRules):
             ruled = signal.kind if signal is not None else None
             kind = ("emergency" if meaning.emergency or ruled == "emergency" else
                     "crisis" if meaning.crisis or ruled == "crisis" else None)
-            if kind is None or (kind == "emergency" and (
-                    intents.only_a_question(meaning, signal, folded)
-                    or intents.only_a_place(meaning, signal, folded)
-                    or intents.too_short_to_tell(meaning, signal, folded))):
-                return None
+            if (kind is None or intents.only_a_place(meaning, signal, folded)
+                    or intents.too_short_to_tell(meaning, signal, folded)
+                    or (kind == "emergency" and intents.only_a_question(meaning, signal, folded))):
+                return None  # the classifier alone on a place name or a word or two: too little
             if kind == "emergency" and intents.in_emergency(state, now):
                 update = intents.update_in(meaning, self.flow, danger=True)  # "still not breathing"
                 if update is not None:

@@ -110,7 +110,7 @@ def topic_wins(topic: str, intent: str, node: str, flow) -> bool:
 
 
 def only_a_place(meaning, signal, folded: str) -> bool:
-    """A town's name alone ("Le Sueur") that only the classifier took for an emergency."""
+    """A town's name alone ("Le Sueur") that only the classifier took for an emergency or crisis."""
     return signal is None and bool(meaning.place) and len(folded.split()) <= 3
 
 
@@ -118,9 +118,10 @@ CLASSIFIER_MIN_WORDS = 3
 
 
 def too_short_to_tell(meaning, signal, folded: str) -> bool:
-    """One or two words the rules do not flag ("elefante morado", "my cousin") are too little for
-    the classifier alone to call an emergency; they get the not-understood reply, which starts
-    with "Overdose now? Call 911". Short real emergencies are the rules' ("no respira", "od")."""
+    """One or two words the rules do not flag ("elefante morado", "my cousin", "tonight") are too
+    little for the classifier alone to call an emergency or a crisis; they get their normal answer
+    (the not-understood reply starts with "Overdose now? Call 911"). Short real ones are the
+    rules' ("no respira", "od", "quiero morir")."""
     return signal is None and len(folded.split()) < CLASSIFIER_MIN_WORDS
 
 
