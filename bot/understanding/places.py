@@ -80,7 +80,11 @@ class PlaceFinder:
             if key:
                 self.towns.setdefault(key, str(name))
         self._everyday = everyday_words()
-        self._fuzzy = [k for k in self.towns if len(k) >= FUZZY_MIN_LENGTH and " " not in k]
+        self._first_words = frozenset(key.split()[0] for key in self.towns)
+        self._fuzzy: dict[str, list[str]] = {}        # by first letter: a typo keeps it
+        for key in self.towns:
+            if len(key) >= FUZZY_MIN_LENGTH and " " not in key:
+                self._fuzzy.setdefault(key[0], []).append(key)
 
     def find(self, text: str) -> str | None:
         """The last MN ZIP (ASCII digits only), else the best town, else None."""
@@ -95,6 +99,8 @@ class PlaceFinder:
     def _town(self, words: list[str]) -> str | None:
         best: tuple[int, int, str] | None = None          # (length in words, position, name)
         for i in range(len(words)):
+            if words[i] not in self._first_words:           # most words start no town name
+                continue
             for n in range(min(MAX_WORDS, len(words) - i), 0, -1):
                 key = " ".join(words[i:i + n])
                 name = self.towns.get(key)
@@ -113,9 +119,9 @@ class PlaceFinder:
             if not (i == len(words) - 1 or (i and words[i - 1] in PLACE_BEFORE)
                     or (i + 1 < len(words) and words[i + 1] in PLACE_AFTER)):
                 continue
-            hits = process.extract(word, self._fuzzy, scorer=OSA.distance,
+            hits = process.extract(word, self._fuzzy.get(word[0], ()), scorer=OSA.distance,
                                    score_cutoff=1 if len(word) < 10 else 2, limit=2)
-            if hits and (len(hits) == 1 or hits[0][1] < hits[1][1]) and hits[0][0][0] == word[0]:
+            if hits and (len(hits) == 1 or hits[0][1] < hits[1][1]):
                 return self.towns[hits[0][0]]
         return None
 
