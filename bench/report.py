@@ -49,7 +49,35 @@ def render(r: dict) -> str:
     if "checkins" in r:
         c = r["checkins"]
         lines += ["## Check-in dispatch", ""] + [f"- {k}: {v}" for k, v in c.items()] + [""]
+    if "understanding" in r:
+        lines += understanding_section(r["understanding"])
     lines += ["## Redis memory", ""] + [f"- {k}: {v:,}" for k, v in mem.items()] + [""]
     lines += ["## Engine cost (microseconds per call, best of 5)", ""]
     lines += [f"- {k}: {v}" for k, v in e.items()] + [""]
     return "\n".join(lines)
+
+
+def understanding_section(u: dict) -> list[str]:
+    """Understanding layer: per-message percentiles and the start-up it adds (bench/understanding.py)."""
+    s = u["startup"]
+    lines = ["## Understanding (intent classifier, emergency rules, places)", "",
+             f"{u['messages']} held-out messages, each timed alone; measured {u.get('date', '?')} with "
+             f"a 1-minute load average of {u.get('load_average_1min', '?')} on the 2 cores "
+             f"(`python -m bench.understanding` re-measures this part alone).", "",
+             "| per message | median µs | p90 µs | p99 µs | CPU median µs |", "|---|---|---|---|---|"]
+    for key, label in (("read_new_message", "read() of a new text: rules + classifier + places"),
+                       ("classifier_fast_path", "classifier fast path (words seen before)"),
+                       ("classifier_fast_path_new_words", "classifier fast path (every word new)"),
+                       ("rules_only", "emergency/crisis rules alone"),
+                       ("places_only", "places alone"),
+                       ("read_repeated_message", "read() of a repeated text (memo)"),
+                       ("sklearn_predict_proba_one", "scikit-learn predict_proba, one text")):
+        if key in u:
+            d = u[key]
+            lines.append(f"| {label} | {d['median_us']:,} | {d['p90_us']:,} | {d['p99_us']:,} "
+                         f"| {d.get('cpu_median_us', '?')} |")
+    lines += ["", f"Start-up added by `Understanding.from_dir`: cold (fit from the examples) "
+              f"{s['cold_train_s']} s; warm (numpy archive on disk) {s['warm_cache_s']} s, "
+              f"scikit-learn imported on a warm start: {s['warm_imports_scikit_learn']}; "
+              f"importing the package {s['import_s']} s.", ""]
+    return lines

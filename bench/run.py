@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
-from bench import memory, micro, webhook
+from bench import memory, micro, understanding, webhook
 
 HERE = Path(__file__).resolve().parent
 
@@ -70,6 +70,8 @@ def main() -> int:
             if checkins is not None:
                 print("check-in dispatch and sending ...", flush=True)
                 results["checkins"] = checkins.run(helpline, url)
+            print("understanding: one new message, start-up cold and warm ...", flush=True)
+            results["understanding"] = understanding.run()
             print("webhook load (wrk, three servers) ...", flush=True)
             results["webhook"] = webhook.run(url)
             print("webhook while Redis hangs ...", flush=True)

@@ -46,4 +46,5 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     errors.init_app(app)
     cli.init_app(app)
     checkin_cli.init_app(app)
+    __import__("bot.understanding.cli").understanding.cli.init_app(app)
     return app

@@ -14,6 +14,7 @@ from bot.conversation.content import Content
 from bot.channels.conversations import Conversations
 from bot.conversation.engine import Engine
 from bot.conversation.flows import Flow, load_flow, validate
+from bot.understanding.meaning import Understanding
 from bot.understanding.signals import SignalDetector
 from bot.understanding.keywords import Lexicons
 from bot.channels.limits import InboundLimit
@@ -27,6 +28,12 @@ from bot.reminders import ledger as reminders
 from bot.checkins.rules import Rules
 from bot.privacy.vault import Vault
 from bot.storage.store import Store
+
+
+def understanding(settings: Settings, locator: Locator,
+                  detector: SignalDetector | None = None) -> Understanding:
+    """What messages mean (bot/understanding/meaning.py), with the region's towns for places."""
+    return Understanding.from_dir(settings.content_dir, locator.town_names(), detector=detector)
 
 
 def connect(settings: Settings) -> redis.Redis:
@@ -92,7 +99,9 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
                                forget.handlers(),  # before reminders: a pending FORGET's YES wins
                                reminder_flow.handlers(rules, reminders.fitter(content)))
     drawn = frozenset(n.id for n in flow.nodes.values() if content.needs_params(n.say))
-    engine = Engine(flow, lexicons, detect=detector.detect, handlers=hooks, drawn_by_hooks=drawn)
+    meaning = understanding(settings, locator, detector)
+    engine = Engine(flow, lexicons, detect=detector.detect, understand=meaning.read,
+                    handlers=hooks, drawn_by_hooks=drawn)
     store = Store(client, settings.session_ttl, settings.dedupe_ttl)
     vault = Vault(settings.secret)
     conversations = Conversations(engine, content, store, vault,

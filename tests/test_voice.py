@@ -298,7 +298,9 @@ def test_a_wrong_key_reprompts_then_offers_the_menu_and_keys_still_work(caller, 
     wrong = caller.press("7")
     assert wrong.startswith("That key is not on this menu.") and safe in wrong
     again = caller.say("purple monkey dishwasher")
-    assert again.startswith("Sorry, I did not get that. Here is the main menu again.")
+    # issue 17 E: the not-understood answer starts with the overdose line
+    assert again.startswith("If someone is overdosing, call 911 and give naloxone. "
+                            "Sorry, I did not get that. Here is the main menu again.")
     assert safe not in again and "press 6" in again
     assert "Here is the main menu again." in caller.press("#")
     assert first_sentence(helpline, "legal.good_samaritan") in caller.press("3")

@@ -113,6 +113,14 @@ class CheckinFlow:
         action = actions.get(choice)
         return action() if action else None
 
+    def stop_in_words(self, engine, state, ctx, now, folded):
+        """"i dont want these anymore" from someone getting check-ins: those stop, nothing else."""
+        if self._plan(ctx) is None or ctx.opted_out or ctx.channel != "sms":
+            return None
+        if (ctx.subscription or {}).get("status") not in ("active", "paused"):
+            return None
+        return self._off(state, ctx)
+
     def _off(self, state: State, ctx) -> Outcome:
         if self._plan(ctx) is None:
             return Outcome(state, (Reply("checkin.none"),))
@@ -186,7 +194,11 @@ def handlers(rules: Rules) -> dict[str, Callable]:
             "command:checkin": flow.checkin, "command:status": flow.status,
             "command:change": flow.change, "command:pause": flow.pause,
             "command:resume": flow.resume, "command:start": flow.start,
-            f"screen:{OFTEN}": flow.often_again}
+            f"screen:{OFTEN}": flow.often_again,
+            # "actually i dont want these anymore" (bot/conversation/intents.py): the check-ins
+            # only, never the opt-out of all texts; the reply confirms they are off.
+            "intent:checkin_stop": lambda engine, state, ctx, now, folded: flow._off(state, ctx),
+            "intent:stop": flow.stop_in_words}
 
 
 def merge(*maps: Mapping[str, Callable]) -> dict[str, Callable]:

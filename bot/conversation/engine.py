@@ -9,12 +9,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Callable, Mapping
 
+from bot.conversation import intents
 from bot.conversation.flows import Flow
+from bot.conversation.intents import CRISIS, EMERGENCY, MAIN
+from bot.conversation.routing import MeaningRules
 from bot.understanding.keywords import Lexicons, fold
 
 MAX_INPUT = 1600
 MAX_HISTORY = 8
-EMERGENCY, CRISIS, MAIN = "emergency", "crisis", "main"
 # Commands that never switch the conversation's language: navigation and pleasantries.
 KEEP_LANGUAGE = frozenset({"back", "more", "menu", "thanks"})
 # A screen's pending offer (flows: `offer:`), kept in State.vars by the hook that made it:
@@ -75,6 +77,14 @@ class Context:
 
 
 @dataclass(frozen=True)
+class _Signal:
+    """The kind the understanding decided, when the rules had no hint of their own."""
+
+    kind: str
+    locale: str
+
+
+@dataclass(frozen=True)
 class Outcome:
     state: State
     replies: tuple[Reply, ...]
@@ -87,13 +97,16 @@ class Outcome:
 
 
 @dataclass(frozen=True)
-class Engine:
+class Engine(MeaningRules):
     """The flow graph plus the language data the rules need; immutable and shared by all requests."""
 
     flow: Flow
     lexicons: Lexicons
     detect: Callable[[str], Any] = lambda text: None
     locate: Callable[[str], Any] | None = None
+    # What a message means (bot.understanding: Understanding.read(text, locale) -> Meaning);
+    # None: the keyword topics alone, as before intents.
+    understand: Callable[[str, str | None], Any] | None = None
     handlers: Mapping[str, Callable] = field(default_factory=dict)
     # Nodes whose screen a hook draws with values of its own (Content.needs_params): BACK asks
     # the node's `screen:<id>` hook to draw it again, or passes over it if there is none.
@@ -101,7 +114,8 @@ class Engine:
 
     def step(self, state: State | None, text: str, now: datetime,
              ctx: Context = Context()) -> Outcome:
-        """Answer one message: emergency first, then commands, the screen's options, places, topics."""
+        """Answer one message: emergency first, then commands, the screen's options, the
+        emergency's updates, places, then what the words mean (bot/conversation/intents.py)."""
         first = state is None
         known = ctx.locale if ctx.locale in self.lexicons.by_locale else None
         state = state or State(locale=known or self.lexicons.default)
@@ -115,17 +129,23 @@ class Engine:
         # answer in the language they are in, as does a first message.
         if guess is not None and (first or not self._keeps_language(folded, state.locale)):
             state = replace(state, locale=guess)
-        for rule in (self._signal, self._command, self._answer, self._pending, self._option,
-                     self._place, self._topic):
-            outcome = rule(state, text, folded, now, ctx, first)
+        meaning = self._meaning(text, folded, state)
+        for rule in (self._signal, self._command, self._answer, self._pending, self._clarified,
+                     self._option, self._update, self._place, self._intent, self._topic):
+            outcome = rule(state, text, folded, now, ctx, first, meaning)
             if outcome is not None:
                 break
         else:
-            outcome = self._unknown(state, folded, first)
+            outcome = self._unknown(state, folded, first, meaning)
+        if outcome.signal == "emergency" or self._shows_emergency(outcome):
+            outcome = intents.mark_emergency(outcome, now)
         after = self.handlers.get("after")  # e.g. an offer appended to the screen just shown
         if after is not None:
             outcome = after(self, state, outcome, ctx, now)
         return self._note_language(outcome, before)
+
+    def _is_command(self, folded: str, state: State) -> bool:
+        return self.lexicons.command(folded, state.locale) is not None
 
     def _keeps_language(self, folded: str, locale: str) -> bool:
         hit = self.lexicons.command(folded, locale)
@@ -156,12 +176,30 @@ class Engine:
         reply = Reply(node.say, dict(params or {}))
         return Outcome(new, extra + (reply,), events + node_events, signal)
 
+    def say(self, state: State, key: str, params: Mapping | None = None) -> Outcome:
+        """One reply, staying where the person is."""
+        return Outcome(state, (Reply(key, dict(params or {})),))
+
     def main_menu(self, state: State, extra: tuple[Reply, ...] = (), **kw) -> Outcome:
         return self.enter(state, MAIN, extra=extra, **kw)
 
     # --- the rules, in priority order ----------------------------------------------------
-    def _signal(self, state, text, folded, now, ctx, first):
+    def _signal(self, state, text, folded, now, ctx, first, meaning):
         signal = self.detect(text)
+        if meaning is not None:  # the understanding decides, the rules on the whole text too
+            ruled = signal.kind if signal is not None else None
+            kind = ("emergency" if meaning.emergency or ruled == "emergency" else
+                    "crisis" if meaning.crisis or ruled == "crisis" else None)
+            if (kind is None or intents.only_a_place(meaning, signal, folded)
+                    or intents.too_short_to_tell(meaning, signal, folded)
+                    or (kind == "emergency" and intents.only_a_question(meaning, signal, folded))):
+                return None  # the classifier alone on a place name or a word or two: too little
+            if kind == "emergency" and intents.in_emergency(state, now):
+                update = intents.update_in(meaning, self.flow, danger=True)  # "still not breathing"
+                if update is not None:
+                    return self.enter(state, update, signal=kind)
+            if signal is None or signal.kind != kind:
+                signal = _Signal(kind, state.locale)
         if signal is None:
             return None
         # The detector's hint decides only when nothing else has: no earlier choice, no clear words.
@@ -171,11 +209,16 @@ class Engine:
         node = EMERGENCY if signal.kind == "emergency" else CRISIS
         return self.enter(state, node, signal=signal.kind)
 
-    def _command(self, state, text, folded, now, ctx, first):
+    def _command(self, state, text, folded, now, ctx, first, meaning):
         hit = self.lexicons.command(folded, state.locale)
         if hit is None:
             return None
-        name = hit[0]  # the language was settled by step(): STOP or HELP never switch it
+        # the language was settled by step(): STOP or HELP never switch it
+        return self.run_command(hit[0], state, ctx, now, folded)
+
+    def run_command(self, name: str, state: State, ctx: Context, now: datetime,
+                    folded: str) -> Outcome | None:
+        """A command by its name: a host's hook first, then the engine's own, else None."""
         handler = self.handlers.get(f"command:{name}")
         if handler is not None:
             outcome = handler(self, state, ctx, now, folded)
@@ -231,12 +274,12 @@ class Engine:
         locale = self.lexicons.language_for(folded) or state.locale
         return self.main_menu(replace(state, locale=locale), events=(Event("language", {"locale": locale}),))
 
-    def _answer(self, state, text, folded, now, ctx, first):
+    def _answer(self, state, text, folded, now, ctx, first, meaning):
         """A reply to something the host sent (a check-in's "Reply 1, 2, 3") reads as its answer."""
         handler = self.handlers.get("answer")
         return handler(self, state, text, now, ctx) if handler else None
 
-    def _pending(self, state, text, folded, now, ctx, first):
+    def _pending(self, state, text, folded, now, ctx, first, meaning):
         """A screen that waits for typed input (a place, a time) gets first look at it, after
         the answer to an offer the screen made ("tomorrow 9am"), which looks before it."""
         offer = state.vars.get(OFFER)
@@ -250,7 +293,7 @@ class Engine:
                 return outcome
         return None
 
-    def _option(self, state, text, folded, now, ctx, first):
+    def _option(self, state, text, folded, now, ctx, first, meaning):
         node = self.flow.node(state.node)
         key = folded.replace(" ", "")
         if not key.isdigit() or len(key) > 2:
@@ -260,11 +303,7 @@ class Engine:
             return Outcome(state, (Reply("hint.bad_number", {"node": node.id}),))
         return self.enter(state, target)
 
-    def _place(self, state, text, folded, now, ctx, first):
-        handler = self.handlers.get("place")
-        return handler(self, state, text, now, ctx) if handler else None
-
-    def _topic(self, state, text, folded, now, ctx, first):
+    def _topic(self, state, text, folded, now, ctx, first, meaning):
         hit = self.lexicons.topic(folded, state.locale)
         if hit is None:
             return None
@@ -273,9 +312,15 @@ class Engine:
             state = replace(state, locale=locale)
         return self.enter(state, node)
 
-    def _unknown(self, state, folded, first):
-        """Never a dead end: a short hint and the menu (just the menu for a first hello). An OK
-        that answered nothing (no check, no offer took it) is acknowledged, not misunderstood."""
+    def _unknown(self, state, folded, first, meaning=None):
+        """Never a dead end. Candidates the understanding was unsure of: a clarifying question
+        with numbered choices. Else a short hint (it starts with the overdose line) and the menu
+        (just the menu for a first hello). An OK that answered nothing is acknowledged."""
+        found = (intents.choices(meaning, self.flow, state.node)
+                 if meaning is not None and not self._is_command(folded, state) else [])
+        if found:
+            state = replace(state, vars=intents.clarify_vars(state, found))
+            return Outcome(state, (Reply("clarify.ask", {"choices": found}),))
         if first:
             return self.main_menu(state)
         hit = self.lexicons.command(folded, state.locale)

@@ -220,6 +220,10 @@ class Locator:
                         key=lambda pair: pair[1])
         return ranked[offset:offset + n]
 
+    def town_names(self) -> list[str]:
+        """Every town of the region by its canonical name, for finding one inside a sentence."""
+        return [place.label for place in self._towns.values()]
+
     def sites_by_region(self) -> dict[str, list[Site]]:   # every region key, for the area menus
         return {region: [s for s in self.sites if s.region == region] for region in REGIONS}
 

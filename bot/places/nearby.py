@@ -1,6 +1,7 @@
 """'Naloxone near 55811': the engine's place rules, built on the pure locator.
 
-A ZIP or town anywhere gets the nearest sites; at the naloxone prompt a wrong ZIP gets a retry
+A ZIP or town anywhere gets the nearest sites, and so does one named inside a message about places
+(the engine passes Meaning.place); at the naloxone prompt a wrong ZIP gets a retry
 prompt; MORE pages on from the last place. Text that is not a place falls through untouched.
 """
 from __future__ import annotations
@@ -35,7 +36,8 @@ def _show(engine: Engine, state: State, locator: Locator, place: dict, offset: i
 
 
 def handlers(locator: Locator) -> dict:
-    """Engine hooks: 'place' (anywhere), 'expects:place' (at the prompt), 'command:more'."""
+    """Engine hooks: 'place' (anywhere), 'place:named' (found by the understanding inside a
+    message about places), 'expects:place' (at the prompt), 'command:more'."""
 
     def answer(engine: Engine, state: State, text: str, strict: bool):
         lookup = locator.classify(text)
@@ -56,6 +58,12 @@ def handlers(locator: Locator) -> dict:
     def at_prompt(engine, state, text, now, ctx):
         return answer(engine, state, text, strict=True)
 
+    def named(engine, state, place, now, ctx):
+        """A place the understanding found inside a message about places ("narcan in hope"):
+        a place for sure, so a town named like a word counts, as "Hope, MN" does."""
+        text = place if place.isdigit() else f"{place}, {locator.state}"
+        return answer(engine, state, text, strict=False)
+
     def more(engine, state, ctx, now, folded):
         place = state.vars.get("keep_place")
         if not place:  # at a screen that asks for a place, ask again; elsewhere it is a word
@@ -70,7 +78,7 @@ def handlers(locator: Locator) -> dict:
             return _say(engine, state, "naloxone.ask_place", {}, remember=False)
         return _show(engine, state, locator, place, place.get("offset", 0), remember=False)
 
-    return {"place": anywhere, "expects:place": at_prompt, "command:more": more,
+    return {"place": anywhere, "place:named": named, "expects:place": at_prompt, "command:more": more,
             f"screen:{NODE}": screen}
 
 

@@ -42,8 +42,10 @@ _MACRO = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 _GAP = re.compile(r" (~~?)(\d+) ")
 
 
-class _WordLoader(yaml.SafeLoader):
-    """YAML 1.1 reads no/yes/on/off as booleans; in these lists they are words ("no respira")."""
+class _WordLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+    """YAML 1.1 reads no/yes/on/off as booleans; in these lists they are words ("no respira").
+    The libyaml parser when PyYAML has it: the pure-Python one took ~0.3 s per keywords file,
+    paid by every process that starts."""
 
 
 _WordLoader.yaml_implicit_resolvers = {
@@ -165,6 +167,11 @@ def _load_locale(path: Path) -> _Locale:
     for kind, section in sections.items():
         words.update(section.get("words") or {})
     macros = {name: _alternation(items, f"{path}: words {name}") for name, items in words.items()}
+    # `patterns`: named regexes used like word lists; unlike `words` they are no language hint
+    # (another language's words can be named without making them this language's evidence).
+    for section in sections.values():
+        for name, regex in (section.get("patterns") or {}).items():
+            macros[str(name)] = f"(?:{regex})"
     rules = {kind: _RuleSet({str(name): _rule_pattern(spec, macros, f"{path}: {kind}.rules.{name}")
                              for name, spec in (section.get("rules") or {}).items()})
              for kind, section in sections.items()}

@@ -14,6 +14,7 @@ from typing import Callable, Mapping
 
 from bot.conversation.content import Content
 from bot.conversation.engine import EMERGENCY, MAIN, Context, Engine, Outcome, Reply, State
+from bot.conversation.intents import UPDATES, mark_emergency
 from bot.understanding.keywords import fold
 from bot.reminders.flow import REMINDER_OFFER
 from bot.voice.words import Words, load_words
@@ -32,7 +33,7 @@ TEXTED, OPTED_OUT, NO_TEXT = "ok", "opted_out", "unavailable"
 VOICE = Context(channel="voice")
 # Engine hooks that make sense by voice: places and paging. Texting features (check-in sign-up,
 # its commands and typed choices) stay SMS-only; their screens are read, their choices are not.
-VOICE_HANDLERS = ("place", "expects:place", "command:menu", "command:back", "command:more",
+VOICE_HANDLERS = ("place", "place:named", "expects:place", "command:menu", "command:back", "command:more",
                   "command:language", "screen:nearby")
 
 
@@ -158,8 +159,9 @@ class PhoneTree:
             return self.show(replace(call, phase=LANGUAGE))
         if heard.dial:
             return self._dialed(call, heard.dial)
-        if key == EMERGENCY_KEY:
-            return self._go(call, self.engine.enter(call.state, EMERGENCY, signal="emergency"))
+        if key == EMERGENCY_KEY:  # the emergency window opens as by text (conversation/intents.py)
+            outcome = self.engine.enter(call.state, EMERGENCY, signal="emergency")
+            return self._go(call, mark_emergency(outcome, now))
         if call.phase == LANGUAGE:
             return self._choose_language(call, key, heard, now)
         if key == REPEAT:
@@ -272,7 +274,8 @@ class PhoneTree:
         if node.id in DIAL_NODES:
             return call, Plan(tuple(lines), DIAL, locale,
                               dial_to="crisis" if node.id == CRISIS_DIAL_NODE else "")
-        if f"voice.prompt.{node.id}" in self.content.keys():
+        shown = bool(call.screen) and call.screen[-1].key == node.say  # not a question of ours
+        if shown and f"voice.prompt.{node.id}" in self.content.keys():
             lines.append(Line(f"voice.prompt.{node.id}", {}, locale))
         controls = {"text": self.textable(call), "main": node.id == MAIN,
                     "loop": node.id == EMERGENCY, "remind": self.remindable(call)}
@@ -315,6 +318,8 @@ class PhoneTree:
                             if target == option.goto and len(pattern.groups) == 1
                             for alt in pattern.groups[0]]
             phrases += alternatives[:2]
+        if node_id == EMERGENCY or node_id in UPDATES.values():  # what callers say next
+            phrases += self.words_for(locale).updates
         phrases += self.words_for(locale).hints
         return ", ".join(dict.fromkeys(p for p in phrases if p))
 

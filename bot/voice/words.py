@@ -24,6 +24,7 @@ class Words:
     hints: tuple[str, ...]    # speech hints on every screen (emergency words, "repeat")
     press: tuple[str, ...]    # the verb before a key ("press", "oprima"), for the content check
     avoid: tuple[str, ...]    # texting words that do not suit the ear ("reply", "text back")
+    updates: tuple[str, ...] = ()  # speech hints during an emergency ("breathing now", "no narcan")
 
 
 def _words(raw: Mapping, where: str) -> Words:
@@ -33,12 +34,12 @@ def _words(raw: Mapping, where: str) -> Words:
             raise ContentError(f"{where}: keys: {key!r} must be 0-9 or *, with a list of words")
         keys.update({fold(str(p)): str(key) for p in phrases})
     lists = {}
-    for name in ("hints", "press", "avoid"):
+    for name in ("hints", "press", "avoid", "updates"):
         value = raw.get(name) or []
         if not isinstance(value, list):
             raise ContentError(f"{where}: {name} must be a list of words")
         lists[name] = tuple(str(v) for v in value)
-    return Words(keys, lists["hints"], lists["press"], lists["avoid"])
+    return Words(keys, lists["hints"], lists["press"], lists["avoid"], lists["updates"])
 
 
 def load_words(content: Content) -> dict[str, Words]:
@@ -59,5 +60,6 @@ def load_words(content: Content) -> dict[str, Words]:
         for other, theirs in found.items():
             if other != locale:
                 keys.update(theirs.keys)
-        merged[locale] = Words({**keys, **words.keys}, words.hints, words.press, words.avoid)
+        merged[locale] = Words({**keys, **words.keys}, words.hints, words.press, words.avoid,
+                               words.updates)
     return merged
