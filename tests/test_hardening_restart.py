@@ -84,10 +84,17 @@ def test_ctrl_c_of_make_run_stops_web_and_worker_before_valkey_quietly(tmp_path)
     try:
         wait_until(lambda: healthy(port, stack), "make run's web app, worker and scheduler")
         os.killpg(stack.pid, signal.SIGINT)  # what Ctrl-C in the terminal does
-        stack.wait(timeout=120)
+        try:
+            stack.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            pytest.fail("make run did not stop within 120 s of Ctrl-C:\n" + log.read_text())
     finally:
-        if stack.poll() is None:
-            os.killpg(stack.pid, signal.SIGKILL)
+        if stack.poll() is None:  # SIGTERM first: embedded_redis.py then stops its Valkey
+            os.killpg(stack.pid, signal.SIGTERM)
+            try:
+                stack.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(stack.pid, signal.SIGKILL)
     output = log.read_text()
 
     assert "Traceback" not in output, output
