@@ -174,3 +174,28 @@ def hung_redis(numbers: int = 2_000, seconds: int = 10) -> dict:
         for sock in held:
             sock.close()
     return result
+
+
+def main() -> int:
+    """`python -m bench.webhook [ROUNDS]`: only the webhook's throughput ratio, on its own embedded
+    Valkey, for a before/after comparison of one change (make bench runs everything)."""
+    import json
+    import sys
+
+    from bench.run import start_valkey
+
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    with tempfile.TemporaryDirectory() as tmp:
+        server, url = start_valkey(Path(tmp))
+        try:
+            result = run(url, rounds=rounds)
+        finally:
+            server.stop()
+    print(json.dumps({k: result[k] for k in result if k.startswith("throughput_ratio")}
+                     | {name: result[name]["saturation_rps_by_round"]
+                        for name, _, _ in SERVERS}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
