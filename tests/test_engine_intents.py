@@ -1,7 +1,6 @@
 """The engine's routing of a Meaning (bot/conversation/intents.py), with meanings written out by
 hand so each rule is tested whatever the trained model says today; the model itself is tested
 end to end by the transcripts."""
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -11,22 +10,10 @@ from bot.conversation.engine import Context, Engine, State
 from bot.conversation.flows import load_flow
 from bot.understanding.keywords import Lexicons
 from bot.understanding.signals import Signal, SignalDetector
+from tests.meanings import Meaning
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 12, 6, 3, 0, tzinfo=timezone.utc)
-
-
-@dataclass(frozen=True)
-class Meaning:
-    emergency: bool = False
-    crisis: bool = False
-    intents: tuple = ()
-    confident: bool = False
-    place: str | None = None
-
-    @property
-    def top(self):
-        return self.intents[0][0] if self.intents else None
 
 
 @pytest.fixture(scope="module")

@@ -1,26 +1,14 @@
 """The phone line on the same understanding as texts (issue 17 F): the clarifying question by
 voice and its key, and the emergency window opened by key 9. Meanings are written out here so
 the rules are tested whatever the trained model says; tests/transcripts_voice/ has real speech."""
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from bot.voice.phone_tree import Call, Heard, PhoneTree, MENU
 from bot.conversation.engine import State
+from tests.meanings import Meaning
 
 NOW = datetime(2026, 12, 6, 3, 0, tzinfo=timezone.utc)
-
-
-@dataclass(frozen=True)
-class Meaning:
-    emergency: bool = False
-    crisis: bool = False
-    intents: tuple = ()
-    confident: bool = False
-    place: str | None = None
-
-    @property
-    def top(self):
-        return self.intents[0][0] if self.intents else None
 
 
 def tree(helpline, table):

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import redis
 
-from bot.storage.store import optout_key
+from bot.storage.keys import optout_key, outbound_marker_key as marker_key
 
-PREFIX = "hl:ob"
 MARKER_TTL = 7 * 86400  # outlives every retry of the job (RQ's failure_ttl for these jobs)
 
 # Compare-and-set the marker; -1 when the person opted out since the job was queued.
@@ -27,11 +26,6 @@ return 1"""
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0"""
-
-
-def marker_key(subject: str, slot: str) -> str:
-    """Under the person's keyed hash, so FORGET finds and erases them (forget())."""
-    return f"{PREFIX}:sent:{subject}:{slot}"
 
 
 class Markers:

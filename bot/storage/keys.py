@@ -113,3 +113,12 @@ def reminder_open_key(subject: str) -> str:
 
 def reminder_marker_key(subject: str, slot: str) -> str:
     return f"{REMINDER_PREFIX}:sent:{subject}:{slot}"
+
+
+# --- other outbound texts: "text me this" (bot/outbound/markers.py) ---------------------------
+OUTBOUND_PREFIX = "hl:ob"
+
+
+def outbound_marker_key(subject: str, slot: str) -> str:
+    """Under the person's keyed hash, so FORGET finds and erases them."""
+    return f"{OUTBOUND_PREFIX}:sent:{subject}:{slot}"
