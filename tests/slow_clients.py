@@ -80,13 +80,3 @@ class Trickle:
             selector.unregister(sock)
             sock.close()
             self.ended += 1
-
-
-def answered_within(send, deadline: float) -> bool:
-    """Whether send() returned before `deadline` seconds (send raises on its own timeout)."""
-    started = time.monotonic()
-    try:
-        send()
-    except OSError:
-        return False
-    return time.monotonic() - started <= deadline
