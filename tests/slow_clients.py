@@ -10,7 +10,6 @@ from __future__ import annotations
 import selectors
 import socket
 import threading
-import time
 
 HEAD = ("POST /sms HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         "Content-Type: application/x-www-form-urlencoded\r\n"

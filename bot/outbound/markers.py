@@ -23,7 +23,8 @@ local cur = redis.call('GET', KEYS[1])
 if not ((cur == false and ARGV[1] == '') or cur == ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1"""
-_RELEASE = """
+# Delete a marker only if it still holds this attempt's value (shared with reminders/ledger.py).
+RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0"""
 
@@ -34,7 +35,7 @@ class Markers:
     def __init__(self, client: redis.Redis):
         self.redis = client
         self._claim = client.register_script(_CLAIM)
-        self._release = client.register_script(_RELEASE)
+        self._release = client.register_script(RELEASE)
 
     def marker(self, subject: str, slot: str) -> str | None:
         raw = self.redis.get(marker_key(subject, slot))

@@ -30,6 +30,7 @@ from bot.conversation.engine import Reply
 from bot.reminders.checks import offer_problems
 from bot.reminders.flow import CANCEL, CHECK_KEY, SET, reminder_event
 from bot.storage.keys import reminder_record_key as record_key, reminder_open_key as open_key, reminder_marker_key as marker_key, REMINDER_PREFIX as PREFIX
+from bot.outbound.markers import RELEASE
 from bot.storage.keys import optout_key
 
 JOB = "bot.reminders.jobs.send_reminder"  # by name: the web process never imports worker code
@@ -91,9 +92,6 @@ local cur = redis.call('GET', KEYS[1])
 if not ((cur == false and ARGV[1] == '') or cur == ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1"""
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0"""
 
 
 class Ledger:
@@ -127,7 +125,7 @@ class Reminders:
         self.redis, self.vault, self.content, self.rules = client, vault, content, rules
         self.queue = Queue(SEND_QUEUE, connection=client)
         self.claim_script = client.register_script(_CLAIM)
-        self.release_script = client.register_script(_RELEASE)
+        self.release_script = client.register_script(RELEASE)
 
     # --- reading ---------------------------------------------------------------------------
     def all(self, subject: str) -> list[Reminder]:
