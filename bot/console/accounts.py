@@ -31,6 +31,14 @@ ISSUER = "Helpline console"
 _NAME = re.compile(r"[a-z][a-z0-9._-]{1,39}")
 _HASHER = PasswordHasher()  # Argon2id, the library's RFC 9106 low-memory profile
 _DUMMY = _HASHER.hash(secrets.token_hex(16))  # verified for unknown names: same time, no oracle
+# Accept a TOTP time step only if it is newer than the last one accepted, in one step: two
+# sign-ins racing with the same code cannot both read "unused" before either writes "used".
+_USE_STEP = """
+local used = redis.call('GET', KEYS[1])
+if used and tonumber(used) >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
 
 
 class AccountError(ValueError):
@@ -88,6 +96,7 @@ class Accounts:
         self.redis = client
         self._fernet = Fernet(base64.urlsafe_b64encode(derive(secret, b"staff-totp")))
         self._code_key = derive(secret, b"staff-recovery")
+        self._use_step = client.register_script(_USE_STEP)
 
     # --- reading -------------------------------------------------------------------------
     def get(self, username: str) -> Account | None:
@@ -201,11 +210,9 @@ class Accounts:
         step = int(at // totp.interval)
         for offset in (0, -1, 1):  # one step of clock drift either way
             if hmac.compare_digest(totp.at(at + offset * totp.interval), code):
-                used = self.redis.get(keys.totp_used(username))
-                if used is not None and int(used) >= step + offset:
-                    return False  # replayed, or older than one already used
-                self.redis.set(keys.totp_used(username), step + offset, ex=300)
-                return True
+                # False when replayed, or older than a code already used
+                return bool(self._use_step(keys=[keys.totp_used(username)],
+                                           args=[step + offset, 300]))
         return False
 
     def recovery_left(self, username: str) -> int:
