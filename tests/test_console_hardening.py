@@ -73,3 +73,75 @@ def test_the_code_check_itself_lets_one_of_many_simultaneous_uses_through(consol
         for t in threads:
             t.join()
         assert passed.count(True) == 1, (n, passed)
+
+
+# --- item 8: lockout that a stranger cannot turn against staff -------------------------------------
+class Clock:
+    """The console's clock for sign-in delays, moved by the test instead of sleeping."""
+
+    def __init__(self, app):
+        self.now = 1_800_000_000.0
+        app.extensions["console"].clock = lambda: self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_wrong_tries_from_a_stranger_do_not_lock_staff_out_elsewhere(console_app):
+    alice = Staff(console_app, "alice", "editor")
+    stranger = from_address(console_app, "203.0.113.9")
+    token = token_of(stranger.get("/console/login").get_data(as_text=True))
+    for _ in range(5):
+        assert stranger.post("/console/login", data={
+            "csrf_token": token, "username": "alice",
+            "password": "guessing guessing"}).status_code == 401
+    locked = stranger.post("/console/login", data={  # even the right answer waits there
+        "csrf_token": token, "username": "alice", "password": PASSWORD, "code": alice.code()})
+    assert locked.status_code == 429 and locked.headers["Retry-After"] == "60"
+    assert "Too many wrong tries" in locked.get_data(as_text=True)
+
+    alice.client = from_address(console_app, "198.51.100.7")  # at her own desk
+    assert alice.sign_in(code=alice.code(-1)).status_code == 302
+
+
+def test_delays_grow_with_each_wrong_try_and_the_right_answer_works_after_one(console_app):
+    clock = Clock(console_app)
+    bob = Staff(console_app, "bob", "viewer")
+    for _ in range(5):
+        assert bob.sign_in("not the password!").status_code == 401
+    waits = []
+    for _ in range(3):
+        refused = bob.sign_in("not the password!")
+        assert refused.status_code == 429
+        waits.append(int(refused.headers["Retry-After"]))
+        clock.advance(waits[-1])
+        assert bob.sign_in("not the password!").status_code == 401  # one try, then longer
+    assert waits == [60, 120, 240]
+    assert bob.sign_in().status_code == 429
+    clock.advance(480)
+
+    assert bob.sign_in().status_code == 302
+
+
+def test_one_ipv6_network_counts_as_one_address(console_app):
+    bob = Staff(console_app, "bob", "viewer")
+    for n in range(5):  # five machines of one /64, as one machine can be
+        bob.client = from_address(console_app, f"2001:db8:1:2::{n + 1:x}")
+        assert bob.sign_in("not the password!").status_code == 401
+    bob.client = from_address(console_app, "2001:db8:1:2::99")
+    assert bob.sign_in().status_code == 429
+    bob.client = from_address(console_app, "2001:db8:1:3::1")
+    assert bob.sign_in().status_code == 302
+
+
+def test_an_admin_unlocks_an_account_and_its_password_stays(console_app):
+    bob = Staff(console_app, "bob", "viewer")
+    for _ in range(5):
+        bob.sign_in("not the password!")
+    runner = console_app.test_cli_runner()
+    assert "locked (1 address)" in runner.invoke(args=["staff", "list"]).output
+    unlocked = runner.invoke(args=["staff", "unlock", "bob"])
+
+    assert unlocked.exit_code == 0 and "unlocked bob" in unlocked.output
+    assert "active" in runner.invoke(args=["staff", "list"]).output
+    assert bob.sign_in().status_code == 302  # the same password as before

@@ -3,12 +3,14 @@ places, audit log. Server-rendered (Jinja2), with one small script and one style
 in bot/console/static (no CDN, no build step). docs/console.md is the operator's guide.
 
 Modules: keys (Redis key names), accounts (staff, passwords, second factor, audit), security
-(session, headers, throttling, roles), auth (sign-in pages), cli (`flask staff ...`), usage
+(session, headers, roles), lockout (sign-in throttling), auth (sign-in pages), cli (`flask staff ...`), usage
 (anonymous counters), dashboard and charts, catalogue (messages), flowmap, simulator, places.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
+from typing import Callable
 
 from flask import Blueprint, Flask, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -28,19 +30,23 @@ class ConsoleState:
     accounts: object
     audit: object
     idle_minutes: int
+    lockout: object = None
     extras: dict = field(default_factory=dict)
+    clock: Callable[[], float] = time.time  # sign-in delays; tests move it instead of sleeping
 
 
 def init_app(app: Flask, helpline) -> None:
     """Mount /console, its CSRF checks and headers, the usage counters and `flask staff`."""
     from bot.console import auth, cli, pages, simulator_views, usage  # noqa: F401 (routes)
     from bot.console.accounts import Accounts, Audit
+    from bot.console.lockout import Lockout
 
     security.configure(app, helpline.settings)
     csrf.init_app(app)
     app.extensions["console"] = ConsoleState(
         helpline, helpline.redis, helpline.vault, Accounts(helpline.redis, helpline.settings.secret),
-        Audit(helpline.redis), helpline.settings.console_idle_minutes)
+        Audit(helpline.redis), helpline.settings.console_idle_minutes,
+        Lockout(helpline.redis, helpline.vault))
     usage.install(helpline)
     app.register_blueprint(bp)
     app.after_request(_headers)

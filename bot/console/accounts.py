@@ -140,7 +140,6 @@ class Accounts:
         check_password(password)
         self.redis.hset(keys.account(name), mapping={"password": _HASHER.hash(password),
                                                      "active": "1"})
-        self.redis.delete(keys.failures_user(name))
         enrolment = self._second_factor(name) if totp else Enrolment(None, None, None, [])
         self.end_sessions(name)
         return Enrolment(password if generated else None, enrolment.totp_secret,

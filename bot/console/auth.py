@@ -1,19 +1,17 @@
 """Sign-in (password + second factor in one form), sign-out, the audit log and the staff list.
 
-Wrong answers are counted per account and per client address (security.py); a locked account or
-address gets 429 before any password is checked. Every outcome lands in the audit log.
+Wrong answers are counted per account-and-address and per address (lockout.py): a locked pair
+gets 429 before any password is checked; a locked address gets in only with the right password
+and a valid second factor. Every outcome lands in the audit log.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import abort, redirect, render_template, request, url_for
+from flask import abort, make_response, redirect, render_template, request, url_for
 
 from bot.console import bp, security
 from bot.console.accounts import check_name, AccountError
-
-LOCKED = ("Too many wrong tries. Wait 15 minutes, or ask an admin to reset the account "
-          "(flask --app wsgi staff reset NAME).")
 
 
 def _name(raw: str) -> str:
@@ -21,6 +19,19 @@ def _name(raw: str) -> str:
         return check_name(raw)
     except AccountError:
         return "?"  # still counted against the address, never used as a key part
+
+
+def _refused(message: str, status: int, wait: int = 0):
+    response = make_response(render_template("console/login.html", error=message,
+                                             next=request.form.get("next", "")), status)
+    if wait:
+        response.headers["Retry-After"] = str(wait)
+    return response
+
+
+def _minutes(seconds: int) -> str:
+    minutes = max(1, (seconds + 59) // 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -31,22 +42,29 @@ def login():
         if security.current_staff():
             return redirect(security.safe_next(request.args.get("next")))
         return render_template("console/login.html", next=request.args.get("next", ""))
-    username = _name(request.form.get("username", ""))
-    if security.locked(username):
+    username, now = _name(request.form.get("username", "")), c.clock()
+    gate = c.lockout.gate(username, now)
+    if gate.pair_wait:
         c.audit.record(username, "sign-in refused", "locked (too many wrong tries)")
-        return render_template("console/login.html", error=LOCKED,
-                               next=request.form.get("next", "")), 429
+        return _refused(f"Too many wrong tries for this account from here. Try again in "
+                        f"{_minutes(gate.pair_wait)}, or ask an admin to unlock it.", 429,
+                        gate.pair_wait)
     account = c.accounts.verify_password(username, request.form.get("password", ""))
     ok = account is not None
-    if ok and (account.has_totp or needs_code):
+    if ok and (account.has_totp or needs_code or gate.address_wait):
         ok = account.has_totp and c.accounts.verify_second_factor(username,
                                                                   request.form.get("code", ""))
     if not ok:
-        security.count_failure(username)
+        known = username != "?" and c.accounts.get(username) is not None
+        c.lockout.failed(username if known else None, now)
         c.audit.record(username, "sign-in failed")
-        return render_template("console/login.html", next=request.form.get("next", ""),
-                               error="That user name, password or code is not right."), 401
-    security.clear_failures(username)
+        if gate.address_wait:
+            return _refused("Too many wrong tries from this address: only the right password "
+                            "with a code from your authenticator app gets in now. Otherwise "
+                            f"try again in {_minutes(gate.address_wait)}.", 429,
+                            gate.address_wait)
+        return _refused("That user name, password or code is not right.", 401)
+    c.lockout.succeeded(username)
     security.start_session(username)
     c.accounts.signed_in(username)
     c.audit.record(username, "signed in")

@@ -28,13 +28,19 @@ def totp_used(username: str) -> str:
     return f"{PREFIX}:staff:totp:{username}"
 
 
-def failures_user(username: str) -> str:
-    return f"{PREFIX}:staff:fail:u:{username}"
+def failures_pair(username: str, ip_token: str) -> str:
+    """Wrong tries for one account from one address (a hash: n, last); the address is a keyed hash."""
+    return f"{PREFIX}:staff:fail:p:{username}:{ip_token}"
 
 
-def failures_ip(ip_token: str) -> str:
-    """Keyed hash of the client address, not the address itself."""
-    return f"{PREFIX}:staff:fail:ip:{ip_token}"
+def failures_address(ip_token: str) -> str:
+    """Wrong tries from one address, whatever the names (a hash: n, last)."""
+    return f"{PREFIX}:staff:fail:a:{ip_token}"
+
+
+def locks(username: str) -> str:
+    """Sorted set: the address tokens this account is locked for, scored by when it ends."""
+    return f"{PREFIX}:staff:locks:{username}"
 
 
 def session(sid: str) -> str:

@@ -24,7 +24,7 @@ DASHBOARD = "rq_dashboard"  # the blueprint's name in rq-dashboard 0.9
 REALM = 'Basic realm="helpline admin", charset="UTF-8"'
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 MIN_PASSWORD_LENGTH = 16
-MAX_WRONG_PASSWORDS = 10  # per client address, per FAIL_WINDOW: then 429
+MAX_WRONG_PASSWORDS = 10  # per client address: then 429 with growing delays (console lockout.py)
 # The dashboard's endpoints that only read; any other one changes state and needs a POST.
 READ_ONLY = frozenset(f"{DASHBOARD}.{name}" for name in (
     "static", "favicon", "queues_overview", "workers_overview", "jobs_overview", "job_view",
@@ -92,12 +92,15 @@ def _password_refusal(password: str, security):
         if request.method == "GET":
             return redirect(url_for("console.login", next=request.full_path.rstrip("?")))
         abort(401, description="Sign in to the console as an admin.")
-    if security.address_locked(MAX_WRONG_PASSWORDS):
-        return Response("429 Too Many Requests: too many wrong admin passwords; wait 15 minutes.\n",
-                        status=429, mimetype="text/plain", headers={"Retry-After": "900"})
+    c = security.console()
+    wait = c.lockout.address_wait(c.clock(), MAX_WRONG_PASSWORDS)
+    if wait:
+        return Response("429 Too Many Requests: too many wrong admin passwords; wait "
+                        f"{wait} s.\n", status=429, mimetype="text/plain",
+                        headers={"Retry-After": str(wait)})
     if not password_matches(request.authorization, password):
         if request.authorization is not None:
-            security.count_failure(None)
+            c.lockout.failed(None, c.clock())
         return Response("401 Unauthorized: sign in to /console as an admin (or, deprecated, "
                         "the ADMIN_PASSWORD).\n", status=401, mimetype="text/plain",
                         headers={"WWW-Authenticate": REALM, "Cache-Control": "no-store"})
