@@ -4,14 +4,18 @@ volume cannot wipe, the console while Redis is down, redirect targets and produc
 """
 from __future__ import annotations
 
+import json
+import re
 import threading
+import time
 
 import pyotp
 import redis
+import rq
 
+from bot.console import keys
 from bot.console.accounts import Accounts
-
-from tests.test_console import PASSWORD, Staff, console_app, token_of  # noqa: F401 (fixture)
+from tests.test_console import PASSWORD, Staff, admin, console_app, token_of  # noqa: F401
 
 RACERS = 8
 
@@ -145,3 +149,126 @@ def test_an_admin_unlocks_an_account_and_its_password_stays(console_app):
     assert unlocked.exit_code == 0 and "unlocked bob" in unlocked.output
     assert "active" in runner.invoke(args=["staff", "list"]).output
     assert bob.sign_in().status_code == 302  # the same password as before
+
+
+# --- item 5: an audit log that volume cannot wipe ------------------------------------------------
+def audit_html(admin) -> str:
+    return admin.client.get("/console/audit").get_data(as_text=True)
+
+
+def test_failed_sign_ins_are_counted_per_hour_not_one_entry_each(admin, console_app,
+                                                                redis_client):
+    entries_before = redis_client.zcard(keys.AUDIT)
+    bob = Staff(console_app, "bob", "viewer")
+    for n in range(6):
+        bob.client = from_address(console_app, f"203.0.113.{n % 2 + 1}")
+        bob.sign_in("not the password!")
+    stranger = from_address(console_app, "203.0.113.3")
+    token = token_of(stranger.get("/console/login").get_data(as_text=True))
+    for name in ("root", "administrator", "+16125550123"):
+        stranger.post("/console/login", data={"csrf_token": token, "username": name,
+                                              "password": "guess guess"})
+    html = audit_html(admin)
+
+    assert redis_client.zcard(keys.AUDIT) == entries_before  # nothing written per failure
+    row = re.search(r'id="failed-sign-ins".*?</table>', html, re.S).group(0)
+    cells = re.findall(r"<td>(.*?)</td>", row)
+    assert cells[1:] == ["9", "0", "bob (6)", "3", "3"], cells
+    assert "16125550123" not in html and "root" not in html  # names tried are not kept
+
+
+def test_staff_actions_outlive_any_volume_and_go_by_age(admin, console_app, redis_client):
+    audit = console_app.extensions["console"].audit
+    now = time.time()
+    audit.record("cli", "account added", "ancient (viewer)", at=now - 401 * 86400)
+    audit.record("cli", "account added", "old (viewer)", at=now - 399 * 86400)
+    for n in range(2100):  # the attack's volume, as entries staff could write
+        audit.record("alice", "simulator reset", "language default", at=now - 3600 + n)
+
+    kept = [e["detail"] for e in audit.recent(5000)]
+    assert "old (viewer)" in kept and "ancient (viewer)" not in kept
+    assert sum(1 for e in audit.recent(5000) if e["what"] == "signed in") == 1
+    first = audit_html(admin)  # the newest 300, and a link to the ones before them
+    older = re.search(r'href="(/console/audit\?before=[^"]+)"', first).group(1)
+    second = admin.client.get(older).get_data(as_text=True)
+    assert "signed in" in first and "signed in" not in second and "simulator reset" in second
+
+
+def test_an_audit_log_kept_as_a_list_is_carried_over(admin, console_app, redis_client):
+    redis_client.delete(keys.AUDIT)
+    redis_client.lpush(keys.AUDIT, json.dumps({"at": time.time() - 60, "who": "cli",
+                                               "what": "account added", "detail": "zed (viewer)"}))
+    html = audit_html(admin)
+    assert "zed (viewer)" in html
+    console_app.extensions["console"].audit.record("alice", "signed out")
+    assert redis_client.type(keys.AUDIT) == b"zset" and redis_client.zcard(keys.AUDIT) == 2
+
+
+def test_queue_actions_and_their_source_address_are_audited(console_app, redis_client):
+    admin = Staff(console_app, "alice", "admin")
+    admin.client = from_address(console_app, "198.51.100.20")
+    assert admin.sign_in().status_code == 302
+    queue = rq.Queue("probe", connection=redis_client)
+    job = queue.enqueue("os.getcwd")
+    job.set_status("failed")
+    queue.failed_job_registry.add(job, -1)
+    assert admin.client.post("/admin/rq/requeue/probe",
+                             headers={"Origin": "http://localhost"}).status_code == 200
+    entries = console_app.extensions["console"].audit.recent(10)
+
+    action = next(e for e in entries if e["what"] == "queue action")
+    assert action["who"] == "alice" and action["from"] == "198.51.100.20"
+    assert action["detail"] == "requeue every failed job of probe: 200"
+    assert next(e for e in entries if e["what"] == "signed in")["from"] == "198.51.100.20"
+
+
+# --- staff management in the browser (issue 28 item 5, issue 25 item 5) ------------------------------
+def staff_post(admin, path: str, **data):
+    return admin.client.post(path, data={"csrf_token": admin.token("/console/staff"), **data})
+
+
+def test_an_admin_adds_changes_locks_unlocks_resets_and_disables_staff(admin, console_app):
+    added = staff_post(admin, "/console/staff/add", username="Dora", role="editor")
+    html = added.get_data(as_text=True)
+    assert added.status_code == 200 and "shown only now" in html
+    dora = Staff.__new__(Staff)
+    dora.__dict__.update(app=console_app, username="dora", client=console_app.test_client(),
+                         enrolment=type("E", (), {"totp_secret": re.search(
+                             r'id="new-totp">(\w+)<', html).group(1)})())
+    password = re.search(r'id="new-password">([^<]+)<', html).group(1)
+    assert dora.sign_in(password).status_code == 302
+
+    assert "is now viewer" in staff_post(admin, "/console/staff/dora/role",
+                                         role="viewer").get_data(as_text=True)
+    assert dora.client.get("/console/").status_code == 302  # her session ended
+    for _ in range(5):
+        dora.sign_in("not the password!")
+    assert "locked</span> (1 address)" in admin.client.get("/console/staff").get_data(as_text=True)
+    staff_post(admin, "/console/staff/dora/unlock")
+    assert dora.sign_in(password, code=dora.code(1)).status_code == 302  # password unchanged
+
+    staff_post(admin, "/console/staff/dora/disable")
+    assert dora.client.get("/console/").status_code == 302
+    reset = staff_post(admin, "/console/staff/dora/reset").get_data(as_text=True)
+    assert "shown only now" in reset and 'id="new-password"' in reset
+
+    done = [(e["who"], e["what"]) for e in console_app.extensions["console"].audit.recent(20)]
+    for what in ("account added", "role changed", "account unlocked", "account disabled",
+                 "account reset"):
+        assert ("alice", what) in done, what
+
+
+def test_staff_changes_need_an_admin_and_the_csrf_token_and_keep_one_admin(admin, console_app):
+    editor = Staff(console_app, "eve", "editor")
+    editor.sign_in()
+    token = editor.token("/console/")
+    assert editor.client.get("/console/staff").status_code == 403
+    assert editor.client.post("/console/staff/eve/role",
+                              data={"csrf_token": token, "role": "admin"}).status_code == 403
+    assert admin.client.post("/console/staff/eve/disable").status_code == 400  # no token
+
+    alone = staff_post(admin, "/console/staff/alice/disable")
+    assert alone.status_code == 400 and "no active admin" in alone.get_data(as_text=True)
+    assert staff_post(admin, "/console/staff/alice/role", role="viewer").status_code == 400
+    assert staff_post(admin, "/console/staff/add", username="+16125550123").status_code == 400
+    assert console_app.extensions["console"].accounts.get("eve").role == "editor"

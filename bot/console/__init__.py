@@ -2,7 +2,7 @@
 places, audit log. Server-rendered (Jinja2), with one small script and one style sheet shipped
 in bot/console/static (no CDN, no build step). docs/console.md is the operator's guide.
 
-Modules: keys (Redis key names), accounts (staff, passwords, second factor, audit), security
+Modules: keys (Redis key names), accounts (staff, passwords, second factor), audit, security
 (session, headers, roles), lockout (sign-in throttling), auth (sign-in pages), cli (`flask staff ...`), usage
 (anonymous counters), dashboard and charts, catalogue (messages), flowmap, simulator, places.
 """
@@ -37,8 +37,9 @@ class ConsoleState:
 
 def init_app(app: Flask, helpline) -> None:
     """Mount /console, its CSRF checks and headers, the usage counters and `flask staff`."""
-    from bot.console import auth, cli, pages, simulator_views, usage  # noqa: F401 (routes)
-    from bot.console.accounts import Accounts, Audit
+    from bot.console import auth, cli, pages, simulator_views, staff_views, usage  # noqa: F401
+    from bot.console.accounts import Accounts
+    from bot.console.audit import Audit
     from bot.console.lockout import Lockout
 
     security.configure(app, helpline.settings)

@@ -1,5 +1,5 @@
 """Staff accounts in Redis: Argon2id password hashes, roles, TOTP secrets (encrypted at rest),
-hashed one-time recovery codes, and the audit log of what staff did.
+and hashed one-time recovery codes (the audit log of what staff did is audit.py).
 
 An account is a Redis hash under keys.account(name). Nothing here ever holds a phone number:
 user names that look like one are refused, and audit entries name staff, never texters.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 import secrets
 import time
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bot.console import keys
+from bot.console.audit import Audit  # noqa: F401 (its old home; bot.console.audit is the module)
 
 ROLES = ("viewer", "editor", "admin")  # each role can do everything the ones before it can
 MIN_PASSWORD_LENGTH = 12
@@ -145,6 +145,16 @@ class Accounts:
         return Enrolment(password if generated else None, enrolment.totp_secret,
                          enrolment.totp_uri, enrolment.recovery_codes)
 
+    def set_role(self, username: str, role: str) -> None:
+        """A new role; the account's sessions end so that its pages and menus are re-checked."""
+        name = check_name(username)
+        if role not in ROLES:
+            raise AccountError(f"role must be one of {', '.join(ROLES)}")
+        if not self.redis.exists(keys.account(name)):
+            raise AccountError(f"no account {name}")
+        self.redis.hset(keys.account(name), "role", role)
+        self.end_sessions(name)
+
     def disable(self, username: str) -> None:
         name = check_name(username)
         if not self.redis.exists(keys.account(name)):
@@ -222,21 +232,3 @@ class Accounts:
 
     def signed_in(self, username: str) -> None:
         self.redis.hset(keys.account(username), "last", str(time.time()))
-
-
-class Audit:
-    """Who did what, when: staff user names and actions only, never a texter or a number."""
-
-    def __init__(self, client):
-        self.redis = client
-
-    def record(self, who: str, what: str, detail: str = "", at: float | None = None) -> None:
-        entry = json.dumps({"at": at or time.time(), "who": who, "what": what,
-                            "detail": detail[:200]})
-        pipe = self.redis.pipeline()
-        pipe.lpush(keys.AUDIT, entry)
-        pipe.ltrim(keys.AUDIT, 0, keys.AUDIT_KEEP - 1)
-        pipe.execute()
-
-    def recent(self, n: int = 200) -> list[dict]:
-        return [json.loads(e) for e in self.redis.lrange(keys.AUDIT, 0, n - 1)]

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import hmac
 import logging
+from collections import defaultdict
 from urllib.parse import urlsplit
 
-from flask import Flask, Response, abort, current_app, redirect, request, url_for
+from flask import Flask, Response, abort, current_app, g, redirect, request, url_for
 
 log = logging.getLogger(__name__)
 PREFIX = "/admin/rq"
@@ -29,6 +30,11 @@ MAX_WRONG_PASSWORDS = 10  # per client address: then 429 with growing delays (co
 READ_ONLY = frozenset(f"{DASHBOARD}.{name}" for name in (
     "static", "favicon", "queues_overview", "workers_overview", "jobs_overview", "job_view",
     "list_queues", "list_jobs", "job_info", "list_workers"))
+# What each state-changing endpoint does, for the audit log (view arguments filled in).
+ACTIONS = {"requeue_job_view": "requeue job {job_id}", "delete_job_view": "delete job {job_id}",
+           "requeue_all": "requeue every failed job of {queue_name}",
+           "empty_queue": "empty {registry_name} jobs of {queue_name}",
+           "compact_queue": "compact {queue_name}"}
 
 
 def init_app(app: Flask, helpline) -> None:
@@ -47,6 +53,7 @@ def init_app(app: Flask, helpline) -> None:
     app.redis_conn = helpline.redis
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=PREFIX)
     protect(app, DASHBOARD, password)
+    app.after_request_funcs.setdefault(DASHBOARD, []).append(audit_action)
 
     def use_our_connection() -> None:
         # The dashboard's own hook re-opens a client from the URL on each request; keep ours
@@ -77,6 +84,7 @@ def check_request(password: str):
         if refused is not None:
             return refused
         log.warning("admin pages opened with the deprecated ADMIN_PASSWORD")
+    g.admin_who = staff.username if staff is not None else "ADMIN_PASSWORD"
     if request.method in SAFE_METHODS and request.endpoint not in READ_ONLY:
         abort(405, description="This action changes state: it must be a POST from the page.")
     if request.method not in SAFE_METHODS and not same_origin():
@@ -84,6 +92,19 @@ def check_request(password: str):
     if (request.view_args or {}).get("instance_number", 0) != 0:
         abort(404, description="Only one Redis is configured.")
     return None
+
+
+def audit_action(response):
+    """Every state change that passed the guard, with its outcome, under who did it and from where."""
+    who = g.get("admin_who")
+    if who and request.method not in SAFE_METHODS:
+        from bot.console import security
+
+        name = (request.endpoint or "").rsplit(".", 1)[-1]
+        args = defaultdict(str, {k: str(v)[:80] for k, v in (request.view_args or {}).items()})
+        what = ACTIONS.get(name, name).format_map(args)
+        security.console().audit.record(who, "queue action", f"{what}: {response.status_code}")
+    return response
 
 
 def _password_refusal(password: str, security):
