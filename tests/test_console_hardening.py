@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import threading
 import time
 
 import pyotp
+import pytest
 import redis
 import rq
 
+from bot import create_app
 from bot.console import keys
 from bot.console.accounts import Accounts
+from tests.conftest import make_settings
 from tests.test_console import PASSWORD, Staff, admin, console_app, token_of  # noqa: F401
 
 RACERS = 8
@@ -272,3 +276,70 @@ def test_staff_changes_need_an_admin_and_the_csrf_token_and_keep_one_admin(admin
     assert staff_post(admin, "/console/staff/alice/role", role="viewer").status_code == 400
     assert staff_post(admin, "/console/staff/add", username="+16125550123").status_code == 400
     assert console_app.extensions["console"].accounts.get("eve").role == "editor"
+
+
+# --- item 9: the console while Redis is down or hung ---------------------------------------------
+class HungRedis:
+    """A Redis that accepts connections and never answers (hung, or a failover under way);
+    counts the connections made to it."""
+
+    def __init__(self):
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(64)
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._hold, daemon=True).start()
+        self.url = f"redis://127.0.0.1:{self.listener.getsockname()[1]}/0"
+
+    def _hold(self) -> None:
+        while True:
+            try:
+                self.held.append(self.listener.accept()[0])
+            except OSError:
+                return
+
+    def close(self) -> None:
+        self.listener.close()
+        for conn in self.held:
+            conn.close()
+
+
+def closed_port() -> str:
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    return f"redis://127.0.0.1:{port}/0"
+
+
+@pytest.fixture()
+def signed_in_cookie(admin):
+    """An admin's session cookie, from before Redis went away."""
+    return admin.client.get_cookie("helpline_console").value
+
+
+@pytest.mark.parametrize("where", ["hung", "refused"])
+def test_with_redis_hung_or_down_the_console_says_storage_unavailable(redis_url,
+                                                                      signed_in_cookie, where):
+    hung = HungRedis() if where == "hung" else None
+    app = create_app(make_settings(hung.url if hung else closed_port()))
+    try:
+        browser = app.test_client()
+        browser.set_cookie("helpline_console", signed_in_cookie)
+        for path in ("/console/", "/console/audit", "/console/staff", "/admin/rq/"):
+            page = browser.get(path)
+            html = page.get_data(as_text=True)
+            assert page.status_code == 503, (path, html[:200])
+            assert page.mimetype == "text/html" and "Storage unavailable" in html
+            assert page.headers["Retry-After"] == "30"
+            assert page.headers["Content-Security-Policy"].startswith("default-src 'self'")
+        stranger = app.test_client()  # the sign-in page itself needs no storage
+        token = token_of(stranger.get("/console/login").get_data(as_text=True))
+        signing_in = stranger.post("/console/login", data={
+            "csrf_token": token, "username": "alice", "password": PASSWORD, "code": "123456"})
+        assert signing_in.status_code == 503
+        if hung:  # one try and one retry per page, not redis-py's default retries with backoff
+            assert len(hung.held) <= 2 * 5, len(hung.held)
+    finally:
+        if hung:
+            hung.close()

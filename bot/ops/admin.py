@@ -49,16 +49,23 @@ def init_app(app: Flask, helpline) -> None:
     import rq_dashboard  # pulls in arrow and its templates
 
     # Shown on the dashboard's page (it masks any password); the connection itself is ours.
+    from bot.console import UNAVAILABLE, unavailable
+
+    # The console's fail-fast client: a page says "storage unavailable" at once when Redis is not
+    # there, instead of waiting on redis-py's retries.
+    client = app.extensions["console"].redis
     app.config["RQ_DASHBOARD_REDIS_URL"] = (helpline.settings.redis_url,)
-    app.redis_conn = helpline.redis
+    app.redis_conn = client
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=PREFIX)
     protect(app, DASHBOARD, password)
     app.after_request_funcs.setdefault(DASHBOARD, []).append(audit_action)
+    for error in UNAVAILABLE:  # as the console's pages: HTML, 503 (the blueprint is not ours)
+        app.error_handler_spec[DASHBOARD][None][error] = unavailable
 
     def use_our_connection() -> None:
         # The dashboard's own hook re-opens a client from the URL on each request; keep ours
         # (same timeouts, same Sentinel set-up) for every query it makes.
-        current_app.redis_conn = helpline.redis
+        current_app.redis_conn = client
 
     app.before_request_funcs.setdefault(DASHBOARD, []).append(use_our_connection)
 
