@@ -4,6 +4,8 @@ volume cannot wipe, the console while Redis is down, redirect targets and produc
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import socket
@@ -343,3 +345,31 @@ def test_with_redis_hung_or_down_the_console_says_storage_unavailable(redis_url,
     finally:
         if hung:
             hung.close()
+
+
+# --- item 6: the RQ dashboard's own policy, on its pages only (Chromium: test_console_browser.py) ---
+def test_the_rq_dashboard_allows_its_own_inline_script_and_eval_and_nothing_else(admin):
+    page = admin.client.get("/admin/rq/")
+    csp = page.headers["Content-Security-Policy"]
+    inline = re.findall(r'<script type="text/javascript">(.*?)</script>',
+                        page.get_data(as_text=True), re.S)
+
+    assert len(inline) == 1 and "'unsafe-eval'" in csp and "'unsafe-inline'" not in csp
+    digest = base64.b64encode(hashlib.sha256(inline[0].encode()).digest()).decode()
+    assert re.search(r"script-src 'self' 'unsafe-eval' 'sha256-[^']+';", csp)
+    assert f"'sha256-{digest}'" in csp
+    for path in ("/admin/rq/0/data/queues.json", "/console/", "/console/staff"):
+        strict = admin.client.get(path).headers["Content-Security-Policy"]
+        assert "unsafe" not in strict and "script-src 'self';" in strict, path
+
+
+def test_a_script_added_to_a_dashboard_page_gets_no_hash(admin, console_app):
+    from bot.ops.admin import page_policy
+
+    with console_app.test_request_context("/admin/rq/"):
+        page = admin.client.get("/admin/rq/")
+        injected = page.get_data(as_text=True).replace(
+            "<body>", '<body><script type="text/javascript">var POLL_INTERVAL=1;alert(1)</script>')
+        page.set_data(injected)
+        csp = page_policy(page).headers["Content-Security-Policy"]
+    assert "script-src 'self' 'unsafe-eval' ;" in csp

@@ -70,10 +70,8 @@ def _headers(response):
     """Console and admin pages, errors and 404s included: no framing, strict CSP, no caching."""
     from flask import request
 
-    if request.path.startswith("/console"):
+    if request.path.startswith(("/console", "/admin/")):
         return security.headers(response)
-    if request.path.startswith("/admin/"):
-        return security.headers(response, security.ADMIN_CSP)
     return response
 
 

@@ -6,18 +6,25 @@ works as a deprecated fallback, with a warning in the log on each use; productio
 weak one at start-up (bot/config.py), and wrong passwords are throttled per client address.
 
 rq-dashboard 0.9 changes state on GET (/requeue/<queue> requeues every failed job) and its
-pages post with JavaScript and no CSRF token. So here: GET is allowed only on the endpoints that
+pages post with JavaScript and no CSRF token, and build their tables with underscore templates
+(eval) from one inline script, under a policy made for each of its pages (page_policy). So here: GET is allowed only on the endpoints that
 only read (an allow-list), and every other request must be a POST whose Origin or Referer is
 this host. The guard runs before any of the dashboard's code, static files and JSON included.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
 import hmac
+import html
 import logging
+import re
 from collections import defaultdict
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, g, redirect, request, url_for
+
+from bot.console.security import DASHBOARD_CSP
 
 log = logging.getLogger(__name__)
 PREFIX = "/admin/rq"
@@ -58,7 +65,7 @@ def init_app(app: Flask, helpline) -> None:
     app.redis_conn = client
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=PREFIX)
     protect(app, DASHBOARD, password)
-    app.after_request_funcs.setdefault(DASHBOARD, []).append(audit_action)
+    app.after_request_funcs.setdefault(DASHBOARD, []).extend((audit_action, page_policy))
     for error in UNAVAILABLE:  # as the console's pages: HTML, 503 (the blueprint is not ours)
         app.error_handler_spec[DASHBOARD][None][error] = unavailable
 
@@ -99,6 +106,34 @@ def check_request(password: str):
     if (request.view_args or {}).get("instance_number", 0) != 0:
         abort(404, description="Only one Redis is configured.")
     return None
+
+
+_INLINE_SCRIPT = re.compile(r"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script>", re.S | re.I)
+_STYLE_ATTR = re.compile(r"""\sstyle=(?:"([^"]*)"|'([^']*)')""", re.I)
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def page_policy(response):
+    """rq-dashboard's pages only: allow its one inline script and the style attributes this page
+    carries (by hash), and eval, which its underscore templates compile with. No
+    'unsafe-inline': a script added to the page would not run. Other responses keep the
+    console's strict policy."""
+    if response.mimetype != "text/html" or response.status_code != 200 or response.is_streamed:
+        return response
+    page = response.get_data(as_text=True)
+    inline = [m["body"] for m in _INLINE_SCRIPT.finditer(page)
+              if "src=" not in m["attrs"] and "text/template" not in m["attrs"]]
+    # Its base template writes exactly one, starting with its settings: a page with any other
+    # (an injected one) gets no inline script at all, not a hash for the intruder.
+    scripts = {_sha256(inline[0])} if len(inline) == 1 and inline[0].lstrip().startswith(
+        "var POLL_INTERVAL") else set()
+    styles = {_sha256(html.unescape(a or b)) for a, b in _STYLE_ATTR.findall(page)}
+    response.headers["Content-Security-Policy"] = DASHBOARD_CSP.format(
+        scripts=" ".join(sorted(scripts)), styles=" ".join(sorted(styles)))
+    return response
 
 
 def audit_action(response):
