@@ -9,8 +9,11 @@ import hashlib
 import json
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import pyotp
 import pytest
@@ -18,10 +21,11 @@ import redis
 import rq
 
 from bot import create_app
+from bot.config import ConfigError
 from bot.console import keys
 from bot.console.accounts import Accounts
-from tests.conftest import make_settings
-from tests.test_console import PASSWORD, Staff, admin, console_app, token_of  # noqa: F401
+from tests.conftest import ROOT, make_settings
+from tests.test_console import PASSWORD, SECRET, Staff, admin, console_app, token_of  # noqa: F401
 
 RACERS = 8
 
@@ -373,3 +377,98 @@ def test_a_script_added_to_a_dashboard_page_gets_no_hash(admin, console_app):
         page.set_data(injected)
         csp = page_policy(page).headers["Content-Security-Policy"]
     assert "script-src 'self' 'unsafe-eval' ;" in csp
+
+
+# --- item 10: redirect targets, HSTS, password and secret strength ----------------------------------
+@pytest.mark.parametrize("target", ["/console/\r\nSet-Cookie: x=1", "/console/places\n",
+                                    "/console/\x00", "/console/\t//evil.example", "/admin/\x7f"])
+def test_a_control_character_in_next_is_refused_not_a_500(console_app, target):
+    staff = Staff(console_app, "bob", "viewer")
+    login = staff.client.get("/console/login", query_string={"next": target})
+    assert login.status_code == 200
+    signed = staff.sign_in(next=target)
+
+    assert signed.status_code == 302 and signed.headers["Location"] == "/console/"
+    assert staff.client.get("/console/login", query_string={"next": target}
+                            ).headers["Location"] == "/console/"  # already signed in
+
+
+def test_production_answers_carry_hsts_and_development_does_not(redis_url, redis_client):
+    production = create_app(make_settings(redis_url, HELPLINE_ENV="production",
+                                          HELPLINE_SECRET=SECRET)).test_client()
+    for path in ("/console/login", "/healthz", "/nothing-here"):
+        assert production.get(path).headers["Strict-Transport-Security"] == \
+            "max-age=31536000; includeSubDomains", path
+    development = create_app(make_settings(redis_url)).test_client()
+    assert "Strict-Transport-Security" not in development.get("/console/login").headers
+
+
+@pytest.mark.parametrize("password", ["password1234", "helpline2026!", "aaaaaaaaaaaaaaaa",
+                                      "qwertyuiopasdf", "bobbobbobbob1"])
+def test_guessable_staff_passwords_are_refused(console_app, password):
+    runner = console_app.test_cli_runner()
+    refused = runner.invoke(args=["staff", "add", "bob", "--password", password])
+
+    assert refused.exit_code != 0 and "too easy to guess" in refused.output
+    assert "at least 12" in runner.invoke(args=["staff", "add", "bob", "--password",
+                                                "Xq7#short"]).output
+    assert runner.invoke(args=["staff", "add", "bob", "--password",
+                               "violet tractor sums up rain"]).exit_code == 0
+
+
+@pytest.mark.parametrize("name, value", [
+    ("HELPLINE_SECRET", "abcdefghij" * 4), ("HELPLINE_SECRET", "Xk9#mP2$vL" * 4),
+    ("HELPLINE_SECRET", "helpline-secret-for-production-2026!"),
+    ("METRICS_TOKEN", "0123456789" * 2), ("ADMIN_PASSWORD", "password12345678")])
+def test_production_refuses_repetitive_or_guessable_secrets(redis_url, name, value):
+    settings = {"HELPLINE_SECRET": SECRET, name: value}
+    with pytest.raises(ConfigError, match=f"{name}.*(too easy to guess|too weak)"):
+        make_settings(redis_url, HELPLINE_ENV="production", **settings)
+
+
+def test_the_strength_library_ships_its_word_lists_and_needs_no_network():
+    import zxcvbn
+
+    package = Path(zxcvbn.__file__).parent
+    assert (package / "frequency_lists.py").stat().st_size > 500_000  # the word lists, inside
+    probe = subprocess.run(  # a fresh interpreter where any network call fails at once
+        [sys.executable, "-c", "import socket\n"
+         "def refuse(*a, **k): raise OSError('network used')\n"
+         "socket.socket.connect = refuse; socket.getaddrinfo = refuse\n"
+         "from bot.privacy.strength import password_problem\n"
+         "print(password_problem('password1234', 12))"],
+        capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert probe.returncode == 0, probe.stderr
+    assert "too easy to guess" in probe.stdout
+
+
+def simulated_call(admin, *keys_pressed: str) -> str:
+    token = admin.token("/console/simulator?channel=voice")
+    admin.client.post("/console/simulator/call", data={"csrf_token": token, "start": "1"})
+    for key in keys_pressed:
+        admin.client.post("/console/simulator/call", data={"csrf_token": token, "digits": key})
+    html = admin.client.get("/console/simulator?channel=voice").get_data(as_text=True)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html)).replace("&#39;", "'")
+
+
+def test_keys_7_and_8_on_a_simulated_call_do_what_the_real_line_does(admin, redis_client):
+    heard = simulated_call(admin, "1", "2", "2", "5", "8", "7")  # English, naloxone, where, all
+
+    assert "We will send this to you by text message in a moment" in heard
+    assert "(would text the caller)" in heard and "cannot send a text" not in heard
+    assert "by text message tomorrow morning" in heard
+    assert "nothing is booked for a test number" in heard
+    assert not list(redis_client.scan_iter(match="rq:job:*"))  # nothing queued, nothing sent
+
+    token = admin.token("/console/simulator")
+    admin.client.post("/console/simulator/text", data={"csrf_token": token, "body": "STOP"})
+    after_stop = simulated_call(admin, "1", "2", "2", "5", "8")
+    assert "You asked us not to text you" in after_stop.split("(would text the caller)")[-1]
+
+
+def test_simulator_numbers_come_from_ten_million(console_app):
+    from bot.console.simulator import new_number
+
+    numbers = {new_number() for _ in range(2000)}
+    assert len(numbers) > 1990  # 100 values gave every pair of staff a collision at once
+    assert all(re.fullmatch(r"\+1555\d{7}", n) for n in numbers)

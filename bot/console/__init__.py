@@ -57,6 +57,8 @@ def init_app(app: Flask, helpline) -> None:
     usage.install(helpline)
     app.register_blueprint(bp)
     app.after_request(_headers)
+    if not helpline.settings.is_development:
+        app.after_request(security.transport_security)
     app.after_request(usage.count_call)
     app.cli.add_command(cli.staff)
 

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bot.console import keys
 from bot.console.audit import Audit  # noqa: F401 (its old home; bot.console.audit is the module)
+from bot.privacy.strength import password_problem
 
 ROLES = ("viewer", "editor", "admin")  # each role can do everything the ones before it can
 MIN_PASSWORD_LENGTH = 12
@@ -64,11 +65,10 @@ def check_name(username: str) -> str:
     return name
 
 
-def check_password(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"passwords need at least {MIN_PASSWORD_LENGTH} characters")
-    if len(set(password)) < 6:
-        raise AccountError("that password repeats too few characters")
+def check_password(password: str, username: str = "") -> None:
+    problem = password_problem(password, MIN_PASSWORD_LENGTH, (username, "helpline", "console"))
+    if problem:
+        raise AccountError(problem)
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ class Accounts:
             raise AccountError(f"{name} exists already (use `staff reset`)")
         generated = password is None
         password = password or secrets.token_urlsafe(15)
-        check_password(password)
+        check_password(password, name)
         self.redis.hset(keys.account(name), mapping={
             "role": role, "active": "1", "created": str(time.time()),
             "password": _HASHER.hash(password)})
@@ -137,7 +137,7 @@ class Accounts:
             raise AccountError(f"no account {name}")
         generated = password is None
         password = password or secrets.token_urlsafe(15)
-        check_password(password)
+        check_password(password, name)
         self.redis.hset(keys.account(name), mapping={"password": _HASHER.hash(password),
                                                      "active": "1"})
         enrolment = self._second_factor(name) if totp else Enrolment(None, None, None, [])

@@ -134,8 +134,19 @@ def require(role: str):
 
 
 def safe_next(target: str | None) -> str:
-    """Only our own console or admin pages: never an open redirect."""
+    """Only our own console or admin pages: never an open redirect, never a header split (a
+    control character such as CR or LF in the target is refused, as are backslashes and "//")."""
     if (target and target.startswith(("/console", "/admin/"))
-            and not target.startswith("//") and "\\" not in target):
+            and not target.startswith("//") and "\\" not in target
+            and not any(ord(ch) < 0x20 or 0x7f <= ord(ch) <= 0x9f for ch in target)):
         return target
     return url_for("console.dashboard")
+
+
+HSTS = "max-age=31536000; includeSubDomains"  # a year: browsers use https only, from the app too
+
+
+def transport_security(response):
+    """Outside development, every answer tells browsers to use https only (behind any proxy)."""
+    response.headers.setdefault("Strict-Transport-Security", HSTS)
+    return response
