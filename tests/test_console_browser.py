@@ -267,3 +267,33 @@ def test_an_admin_sees_queues_workers_and_jobs_on_the_rq_dashboard(site, browser
         sign_out(driver)
     finally:
         worker.register_death()
+
+
+def test_an_admin_unlocks_and_adds_staff_on_the_staff_page(site, browser, shots):
+    base, driver, app = site["base"], browser, site["app"]
+    stranger = app.test_client()
+    stranger.environ_base["REMOTE_ADDR"] = "203.0.113.5"
+    page = stranger.get("/console/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    for _ in range(5):  # someone guessing val's password from elsewhere
+        stranger.post("/console/login", data={"csrf_token": token, "username": "val",
+                                               "password": "guessing guessing"})
+    sign_in(driver, base, "ada", site["enrolled"]["ada"].recovery_codes[2])
+    wait_for(driver, "Dashboard")
+    driver.find_element(By.LINK_TEXT, "Staff & audit").click()
+    wait_for(driver, "Add an account")
+    assert "locked (1 address)" in driver.find_element(By.ID, "staff-val").text
+    shots(driver, "staff")
+
+    driver.find_element(By.ID, "unlock-val").click()
+    wait_for(driver, "Unlocked val; the password is unchanged.")
+    assert "active" in driver.find_element(By.ID, "staff-val").text
+    driver.find_element(By.ID, "new-username").send_keys("nina")
+    driver.find_element(By.ID, "add-staff").click()
+    wait_for(driver, "shown only now")
+    assert len(driver.find_element(By.ID, "new-password").text) >= 12
+    driver.get(base + "/console/audit")
+    wait_for(driver, "account unlocked")
+    audit = driver.find_element(By.ID, "audit").text
+    assert "ada account unlocked val" in audit and "ada account added nina (viewer)" in audit
+    sign_out(driver)
