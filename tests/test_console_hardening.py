@@ -472,3 +472,17 @@ def test_simulator_numbers_come_from_ten_million(console_app):
     numbers = {new_number() for _ in range(2000)}
     assert len(numbers) > 1990  # 100 values gave every pair of staff a collision at once
     assert all(re.fullmatch(r"\+1555\d{7}", n) for n in numbers)
+
+
+def test_a_lock_does_not_tell_which_names_exist(console_app):
+    Staff(console_app, "alice", "viewer")
+    answers = {}
+    for name in ("alice", "alicia"):  # a real account and a made-up one, from one address
+        guesser = from_address(console_app, "203.0.113.77")
+        token = token_of(guesser.get("/console/login").get_data(as_text=True))
+        for _ in range(6):
+            last = guesser.post("/console/login", data={"csrf_token": token, "username": name,
+                                                        "password": "guessing guessing"})
+        answers[name] = (last.status_code, last.headers.get("Retry-After"),
+                         re.search(r'role="alert">([^<]*)<', last.get_data(as_text=True))[1])
+    assert answers["alice"] == answers["alicia"] and answers["alice"][0] == 429

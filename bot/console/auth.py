@@ -28,6 +28,18 @@ def _refused(message: str, status: int, wait: int = 0):
     return response
 
 
+def _locked(gate):
+    """429, worded the same for a locked account-and-address and a locked address whatever the
+    account, so a stranger cannot tell which names exist."""
+    wait = gate.address_wait or gate.pair_wait
+    if gate.address_wait:
+        return _refused("Too many wrong tries from here: only the right password with a code from "
+                        f"an authenticator app gets in now. Otherwise try again in "
+                        f"{_minutes(wait)}, or ask an admin to unlock your account.", 429, wait)
+    return _refused(f"Too many wrong tries for this account from here. Try again in "
+                    f"{_minutes(wait)}, or ask an admin to unlock it.", 429, wait)
+
+
 def _minutes(seconds: int) -> str:
     minutes = max(1, (seconds + 59) // 60)
     return "1 minute" if minutes == 1 else f"{minutes} minutes"
@@ -42,27 +54,25 @@ def login():
             return redirect(security.safe_next(request.args.get("next")))
         return render_template("console/login.html", next=request.args.get("next", ""))
     username, now = _name(request.form.get("username", "")), c.clock()
+    known = username != "?" and c.accounts.get(username) is not None
     gate = c.lockout.gate(username, now)
-    if gate.pair_wait:
-        c.audit.failed_sign_in(username, c.lockout.token(), refused=True, at=now)
-        return _refused(f"Too many wrong tries for this account from here. Try again in "
-                        f"{_minutes(gate.pair_wait)}, or ask an admin to unlock it.", 429,
-                        gate.pair_wait)
+    if gate.pair_wait:  # absolute: not even the right answer is checked
+        c.audit.failed_sign_in(username if known else None, c.lockout.token(), True, now)
+        return _locked(gate)
     account = c.accounts.verify_password(username, request.form.get("password", ""))
     ok = account is not None
     if ok and (account.has_totp or needs_code or gate.address_wait):
         ok = account.has_totp and c.accounts.verify_second_factor(username,
                                                                   request.form.get("code", ""))
     if not ok:
-        known = username != "?" and c.accounts.get(username) is not None
-        c.lockout.failed(username if known else None, now)
+        # Any well-formed name counts for its pair (so a lock tells nothing about which names
+        # exist), except made-up ones once the address waits: they could fill Redis.
+        counted = username != "?" and (known or not gate.address_wait)
+        c.lockout.failed(username if counted else None, now)
         c.audit.failed_sign_in(username if known else None, c.lockout.token(),
-                               refused=bool(gate.address_wait), at=now)
+                               bool(gate.address_wait), now)
         if gate.address_wait:
-            return _refused("Too many wrong tries from this address: only the right password "
-                            "with a code from your authenticator app gets in now. Otherwise "
-                            f"try again in {_minutes(gate.address_wait)}.", 429,
-                            gate.address_wait)
+            return _locked(gate)
         return _refused("That user name, password or code is not right.", 401)
     c.lockout.succeeded(username)
     security.start_session(username)

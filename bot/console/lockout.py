@@ -79,7 +79,9 @@ class Lockout:
                      limit, now)
 
     def failed(self, username: str | None, now: float) -> int:
-        """Count one wrong try; returns the pair's count (0 when no account was named)."""
+        """Count one wrong try against the address, and against the pair when a name is given
+        (any well-formed name: a lock must not tell which accounts exist). Returns the pair's
+        count, 0 without a name."""
         tok = self.token()
         pipe = self.redis.pipeline()
         _count(pipe, keys.failures_address(tok), now)

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, abort, current_app, g, redirect, request, url_for
 
+from bot.console import UNAVAILABLE, unavailable
 from bot.console.security import DASHBOARD_CSP
 
 log = logging.getLogger(__name__)
@@ -55,12 +56,10 @@ def init_app(app: Flask, helpline) -> None:
                         MIN_PASSWORD_LENGTH)
     import rq_dashboard  # pulls in arrow and its templates
 
-    # Shown on the dashboard's page (it masks any password); the connection itself is ours.
-    from bot.console import UNAVAILABLE, unavailable
-
     # The console's fail-fast client: a page says "storage unavailable" at once when Redis is not
     # there, instead of waiting on redis-py's retries.
     client = app.extensions["console"].redis
+    # Shown on the dashboard's page (it masks any password); the connection itself is ours.
     app.config["RQ_DASHBOARD_REDIS_URL"] = (helpline.settings.redis_url,)
     app.redis_conn = client
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=PREFIX)
@@ -145,7 +144,11 @@ def audit_action(response):
         name = (request.endpoint or "").rsplit(".", 1)[-1]
         args = defaultdict(str, {k: str(v)[:80] for k, v in (request.view_args or {}).items()})
         what = ACTIONS.get(name, name).format_map(args)
-        security.console().audit.record(who, "queue action", f"{what}: {response.status_code}")
+        try:
+            security.console().audit.record(who, "queue action", f"{what}: {response.status_code}")
+        except UNAVAILABLE as exc:  # the action's own answer still goes out; the log says why
+            log.error("audit: could not record a queue action (%s): %s", what,
+                      type(exc).__name__)
     return response
 
 
