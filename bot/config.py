@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.privacy.strength import secret_problem
+
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-insecure-secret-change-me"
 SAMHSA_HELPLINE = "+18006624357"
@@ -15,6 +17,10 @@ SAMHSA_HELPLINE = "+18006624357"
 LIFELINE_988 = "+18002738255"
 MIN_SECRET_LENGTH = 32
 MIN_TOKEN_LENGTH = 16  # ADMIN_PASSWORD and METRICS_TOKEN in production
+# zxcvbn's estimate of the guesses needed (bot/privacy/strength.py): a random 32-character secret
+# scores about 32, a 16-character token about 16; a repeated pattern a few.
+SECRET_GUESSES_LOG10 = 24
+TOKEN_GUESSES_LOG10 = 14
 
 log = logging.getLogger(__name__)
 
@@ -192,14 +198,16 @@ def check(settings: Settings) -> None:
         problems.append("SIGNATURE_CHECK=off is allowed only in development")
     if not settings.twilio_auth_token:
         problems.append("TWILIO_AUTH_TOKEN is required to check X-Twilio-Signature")
-    if (len(settings.secret) < MIN_SECRET_LENGTH or settings.secret == DEV_SECRET
-            or len(set(settings.secret)) < 10):
+    weak = secret_problem(settings.secret, MIN_SECRET_LENGTH, SECRET_GUESSES_LOG10)
+    if weak or settings.secret == DEV_SECRET:
         problems.append(f"HELPLINE_SECRET must be a random string of at least {MIN_SECRET_LENGTH} "
-                        "characters (python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+                        f"characters ({weak or 'it is the development secret'}; python -c "
+                        "'import secrets; print(secrets.token_urlsafe(48))')")
     for name, value in (("ADMIN_PASSWORD", settings.admin_password),
                         ("METRICS_TOKEN", settings.metrics_token)):
-        if value and (len(value) < MIN_TOKEN_LENGTH or len(set(value)) < 8):
-            problems.append(f"{name} is too weak: use at least {MIN_TOKEN_LENGTH} random "
+        weak = value and secret_problem(value, MIN_TOKEN_LENGTH, TOKEN_GUESSES_LOG10)
+        if weak:
+            problems.append(f"{name} is too weak ({weak}): use at least {MIN_TOKEN_LENGTH} random "
                             "characters (python -c 'import secrets; print(secrets.token_urlsafe(24))')"
                             " or leave it unset")
     if problems:
