@@ -7,6 +7,8 @@ import logging
 from flask import abort, current_app, request
 from twilio.request_validator import RequestValidator, compare
 
+from bot.channels.twilio_form import check_account
+
 log = logging.getLogger(__name__)
 
 
@@ -69,7 +71,8 @@ def refuse_long_stream() -> None:
 
 
 def twilio_signed(view):
-    """403 for a missing or forged signature: nothing is read, written or sent."""
+    """403 for a missing or forged signature: nothing is read, written or sent. Then the form's
+    account (bot/channels/twilio_form.py): a well-formed AccountSid, ours when one is set."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
@@ -78,6 +81,7 @@ def twilio_signed(view):
             log.warning("rejected request with a missing or invalid X-Twilio-Signature on %s",
                         request.path)
             abort(403, description="Invalid or missing X-Twilio-Signature.")
+        check_account()
         return view(*args, **kwargs)
 
     return wrapper

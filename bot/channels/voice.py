@@ -21,6 +21,7 @@ from bot.outbound.markers import Markers
 from bot.storage.tombstone import Tombstones
 from bot.privacy.vault import mask_number
 from bot.channels.twilio_auth import twilio_signed
+from bot.channels.twilio_form import CALL, sid as twilio_sid
 from bot.voice.phone_tree import LANGUAGE, NO_TEXT, OPTED_OUT, TEXTED, Call, Heard, PhoneTree
 from bot.voice.checks import check_voice
 from bot.voice.simulator import call
@@ -81,9 +82,7 @@ def _place() -> tuple[int, str, str]:
 
 def _step(heard: Heard, n: int, at: str, lang: str) -> Response:
     """Answer step n of a call once: a retry of a finished step gets the stored answer."""
-    sid = (request.form.get("CallSid") or "").strip()
-    if not sid or len(sid) > 64:
-        abort(400, description="Missing 'CallSid': expected a Twilio voice webhook form.")
+    sid = twilio_sid("CallSid", CALL, "a Twilio voice webhook form")
     helpline, tree = current_app.config["HELPLINE"], current_app.extensions["voice"]
     # A hidden caller ID ("anonymous") has no number: the call is keyed by its CallSid alone.
     number, now = caller_number(request.form.get("From")), datetime.now(timezone.utc)
