@@ -15,6 +15,8 @@ import re
 
 from flask import abort, current_app, request
 
+from bot.channels.refusals import refuse
+
 _SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
 MESSAGE = ("SM", "MM")  # an SMS, an MMS
 CALL = ("CA",)
@@ -37,5 +39,6 @@ def check_account() -> None:
     account = sid("AccountSid", ACCOUNT, "a Twilio webhook form")
     expected = current_app.config["HELPLINE"].settings.twilio_account_sid
     if expected and account != expected:
+        refuse("another account's AccountSid")
         abort(403, description="'AccountSid' is not this helpline's Twilio account "
                                "(TWILIO_ACCOUNT_SID).")
