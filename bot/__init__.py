@@ -24,13 +24,14 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     from bot.ops import metrics
     from bot.ops import health as ops
     from bot.ops import logs as web_logging
-    from bot.channels import sms, voice
+    from bot.channels import sms, twilio_auth, voice
 
     settings = settings or load_settings(**overrides)
     web_logging.configure(settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.config["MAX_FORM_MEMORY_SIZE"] = 64 * 1024
+    app.config["MAX_FORM_PARTS"] = twilio_auth.MAX_FORM_FIELDS  # multipart (urlencoded: there)
     app.config["HELPLINE"] = helpline.build(settings)
     if settings.trust_proxy:
         from werkzeug.middleware.proxy_fix import ProxyFix

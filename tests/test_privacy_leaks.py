@@ -20,6 +20,7 @@ from bot.ops import logs as web_logging
 from bot.config import Settings
 from bot.storage.store import LANGUAGE_TTL, RATE_TTL, STATS_TTL
 from bot.checkins.subscriptions import MARKER_TTL, OPEN_TTL, SID_TTL
+from bot.storage.tombstone import GONE_TTL
 from tests.conftest import Texter, make_settings
 from tests.test_privacy import FERNET, NUMBER, in_clear, life, snapshot, ties
 from tests.twilio_server import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
@@ -104,6 +105,7 @@ RETENTION = [
     (r"hl:ci:(jobs:{S}|batch:[\w-]+)", MARKER_TTL, "the send jobs of a person's check-ins"),
     (r"hl:rm:({S}|open:{S}|sent:{S}:.+)", REMINDER_TTL, "reminders the person asked for"),
     (r"hl:ob:sent:{S}:voice-text-{T}", 7 * DAY, "a call's 'text me this' was sent (exactly once)"),
+    (r"hl:gone:{S}", GONE_TTL, "FORGET's tombstone: work planned before it writes nothing"),
     (r"hl:(ci:)?stats:\d{4}-\d\d-\d\d", STATS_TTL, "anonymous counts per screen/event per day"),
     (r"hl:usage:\d{4}-\d\d-\d\d", STATS_TTL, "the console's anonymous daily counts"),
     (r"hl:metrics:sends|hl:dispatch:last", PERSISTS, "anonymous send totals; last dispatch time"),
@@ -175,7 +177,8 @@ def test_the_only_statistics_are_anonymous_counts_per_screen_and_day(lived):
 
 def test_the_person_who_sent_borrar_left_nothing(lived):
     vault = lived["app"].config["HELPLINE"].vault
-    assert ties(lived["snap"], vault, OTHERS[2]) == []
+    # Only FORGET's tombstone: the keyed hash and the erasure's id, for GONE_TTL.
+    assert ties(lived["snap"], vault, OTHERS[2]) == [f"hl:gone:{vault.subject(OTHERS[2])}"]
     assert any("erased a person on their request" in line for line in lived["raw_logs"])
 
 

@@ -377,12 +377,14 @@ def test_forged_or_missing_signatures_are_refused(client):
     ("/voice", {"From": NUMBER}, 400),
     ("/voice/step", {"CallSid": "CA1", "Digits": "1"}, 400),
     ("/voice/step?n=abc&at=main", {"CallSid": "CA1", "Digits": "1"}, 400),
-    ("/voice/step?n=1&at=nowhere&lang=xx", {"CallSid": "CA2", "Digits": "ab"}, 200),
-    ("/voice/step?n=1&at=main&lang=en", {"CallSid": "CA3", "SpeechResult": "x" * 5000}, 200),
-    ("/voice/step?n=1&at=main&lang=en", {"CallSid": "CA4", "Digits": "\x00\u202e9"}, 200),
+    ("/voice/step?n=1&at=nowhere&lang=xx", {"CallSid": "CA" + "2" * 32, "Digits": "ab"}, 200),
+    ("/voice/step?n=1&at=main&lang=en", {"CallSid": "CA" + "3" * 32, "SpeechResult": "x" * 5000},
+     200),
+    ("/voice/step?n=1&at=main&lang=en", {"CallSid": "CA" + "4" * 32, "Digits": "\x00\u202e9"},
+     200),
 ])
 def test_bad_input_gets_a_clear_4xx_or_a_safe_spoken_answer(client, path, form, status):
-    response = post_signed(client, path, form)
+    response = post_signed(client, path, dict(form, AccountSid="AC" + "0" * 32))
     assert response.status_code == status, response.get_data(as_text=True)
     if status == 200:
         root = ET.fromstring(response.get_data(as_text=True))

@@ -51,7 +51,7 @@ class CheckinHost:
         data = event.data
         plan = Plan(data["freq"], data["window"])
         self.subs.subscribe(pipe, subject, number, plan, data["locale"], data["slot"],
-                            self._due(data["slot"]))
+                            self._due(data["slot"]), ctx.epoch)
 
     def _pause(self, pipe, subject, number, event: Event, ctx) -> None:
         if ctx.subscribed:

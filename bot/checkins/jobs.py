@@ -218,10 +218,10 @@ def _attempt(rt: Runtime, content, sub, batch: str) -> Attempt | None:
     number = rt.helpline.vault.decrypt(sub.number)
     if not number:
         log.error("check-in dropped: the number does not decrypt (was HELPLINE_SECRET changed?)")
-        rt.subs.settle(sub.subject, sub.inflight, "failed:undecryptable")
+        rt.subs.settle(sub.subject, sub.inflight, "failed:undecryptable", sub.epoch)
         return None
     body = compose(content, sub.subject, sub.count, sub.kind, sub.locale)
-    return Attempt(sub.subject, sub.inflight, number, body, owner=batch)
+    return Attempt(sub.subject, sub.inflight, number, body, owner=batch, epoch=sub.epoch)
 
 
 class _Rendered:
@@ -246,7 +246,7 @@ class _Rendered:
 
 def _after_send(rt: Runtime, attempt: Attempt, outcome, result, sends: list, stats: Counter):
     if outcome == SENT and isinstance(rt.sender, ConsoleSender):
-        rt.subs.outbox_push(attempt.subject, attempt.body)
+        rt.subs.outbox_push(attempt.subject, attempt.body, attempt.epoch)
     sends.append(result if result is not None else "skipped")
     stats[OUTCOME_NAMES.get(outcome, "failed")] += 1
     if outcome == FAILED:
@@ -258,7 +258,7 @@ def _after_send(rt: Runtime, attempt: Attempt, outcome, result, sends: list, sta
         else:
             log.error("check-in to %s refused: %s", mask_number(attempt.number),
                       result and result.detail)
-        rt.subs.settle(attempt.subject, attempt.slot, f"failed:{code}")
+        rt.subs.settle(attempt.subject, attempt.slot, f"failed:{code}", attempt.epoch)
 
 
 def _tally(rt: Runtime, sends: list, stats: Counter, now: datetime) -> None:

@@ -10,7 +10,10 @@ Each slot has a marker in Redis (bot/checkins/subscriptions.py) that every attem
 
 An attempt waits for the shared send rate, claims the slot (compare-and-set, so of two
 attempts only one can claim it, and only while the subscription still wants this slot from
-the job holding its lease: a STOP during the wait wins), sends, then writes sent:<sid>.
+the job holding its lease: a STOP during the wait wins), sends, then writes sent:<sid>. The
+claim and every marker write are refused once the person was erased after the work was
+planned (FORGET's tombstone, bot/storage/tombstone.py; the attempt carries its epoch): a text
+already at Twilio then goes out, and nothing about the person is written after it.
 The crash windows:
 
 - Died before claiming: nothing was sent; the next attempt sends.
@@ -69,6 +72,7 @@ class Attempt:
     number: str
     body: str
     owner: str | None = None  # the job holding the lease; None: do not check the subscription
+    epoch: str = ""  # FORGET's tombstone when the work was planned (bot/storage/tombstone.py)
 
     @property
     def digest(self) -> str:
@@ -125,16 +129,17 @@ def deliver(subs: Subscriptions, sender, bucket: TokenBucket, attempt: Attempt,
         if found:
             log.info("check-in to %s had gone out before a crash or timeout: not resent",
                      mask_number(attempt.number))
-            subs.sent(attempt.subject, attempt.slot, found)
+            subs.sent(attempt.subject, attempt.slot, found, epoch=attempt.epoch)
             return DONE, None
     bucket.wait(_cost(attempt.body), sleep=sleep)
     claim = f"pending:{int(clock())}:{attempt.digest}"
-    claimed = subs.claim(attempt.subject, attempt.slot, claim, current, attempt.owner)
+    claimed = subs.claim(attempt.subject, attempt.slot, claim, current, attempt.owner,
+                         epoch=attempt.epoch)
     if claimed < 1:
         return (SKIPPED if claimed < 0 else RETRY), None
     result = sender.send(attempt.number, attempt.body)
-    if result.ok:
-        subs.sent(attempt.subject, attempt.slot, result.sid)
+    if result.ok:  # refused, and nothing written, if the person was erased meanwhile
+        subs.sent(attempt.subject, attempt.slot, result.sid, epoch=attempt.epoch)
         return SENT, result
     if result.definite:  # Twilio certainly created nothing: the next attempt need not look
         subs.release(attempt.subject, attempt.slot, claim)

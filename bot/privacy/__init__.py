@@ -3,5 +3,6 @@ FORGET keyword that erases everything kept about one number (forget.py), and whe
 or secret is strong enough (strength.py, which imports only zxcvbn: every layer may use it).
 
 vault.py imports only the standard library and cryptography, so every layer may use it;
-forget.py is a feature (engine hooks plus the erase) and may import bot.conversation and RQ.
+forget.py is a feature (engine hooks plus the erase) and may import bot.conversation,
+bot.channels.conversations (Facts), bot.storage and RQ.
 """

@@ -2,6 +2,7 @@
 
 Keys hold keyed hashes (bot.privacy.vault.Vault.subject), never phone numbers. The families:
 `hl:s/m/optout/lang/rate/mi/calls/call/stats` conversations and calls (bot/storage/store.py),
+`hl:gone` FORGET's tombstones (bot/storage/tombstone.py),
 `hl:ci:*` check-in subscriptions (bot/checkins/subscriptions.py), `hl:rm:*` one-time reminders
 (bot/reminders/ledger.py); RQ's own keys (`rq:*`) are RQ's. docs/architecture.md has the table.
 """
@@ -49,6 +50,11 @@ def calls_key(subject: str) -> str:
 def call_key(token: str) -> str:
     """One phone call's place in the menu, keyed by Vault.token(CallSid), never the number."""
     return f"{PREFIX}:call:{token}"
+
+
+def gone_key(subject: str) -> str:
+    """FORGET's tombstone (bot/storage/tombstone.py): the erasure's id, for a few days."""
+    return f"{PREFIX}:gone:{subject}"
 
 
 DISPATCH_KEY = f"{PREFIX}:dispatch:last"  # when the check-in dispatcher last ran (ISO time)

@@ -6,20 +6,20 @@ classifier (model.py, which may add an emergency the rules miss, above a cautiou
 and the place finder (places.py). The contract with the engine is in docs/understanding.md.
 
 Cost: from_dir trains once per data hash and keeps the fitted numbers per process and on disk
-(a warm start loads a numpy archive in milliseconds); read() is memoised per text.
+(a warm start loads a checked numpy archive from a private folder, cache.py, in milliseconds);
+read() is memoised per text.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
 from bot.understanding import data as examples_data
+from bot.understanding.cache import ModelCache, default_cache_dir
 from bot.understanding.model import Model, code_version, prepare
 from bot.understanding.places import PlaceFinder
 from bot.understanding.signals import MAX_CHARS, SignalDetector
@@ -46,12 +46,6 @@ class Meaning:
     @property
     def top(self) -> str | None:
         return self.intents[0][0] if self.intents else None
-
-
-def default_cache_dir() -> Path:
-    """Where fitted models are kept between processes: $XDG_CACHE_HOME or the temp dir, per user."""
-    base = os.environ.get("XDG_CACHE_HOME") or tempfile.gettempdir()
-    return Path(base) / f"helpline-understanding-{os.getuid() if hasattr(os, 'getuid') else 0}"
 
 
 class Understanding:
@@ -127,41 +121,15 @@ def _detector(content_dir: Path) -> SignalDetector:
 
 
 def _load_or_train(content_dir: Path, key: str, cache_dir: Path) -> tuple[tuple[Model, dict], str]:
-    path = cache_dir / f"model-{key[:32]}.npz"
-    settings = None
-    if path.is_file():
-        try:
-            model = Model.load(path)
-            settings = _load_settings(cache_dir / f"model-{key[:32]}.settings")
-            if settings is not None:
-                return (model, settings), "disk"
-        except Exception as exc:  # corrupt, truncated, foreign: retrain, never fail start-up
-            log.warning("understanding cache %s unreadable (%s): retraining", path.name, exc)
+    """The thresholds are always the current settings files' (never the cache's); the fitted
+    numbers come from a checked archive in a private folder (cache.py), else a fresh fit."""
     examples = examples_data.load_examples(content_dir)
+    cache = ModelCache(cache_dir)
+    model = cache.load(key, examples.settings)
+    if model is not None:
+        return (model, examples.settings), "disk"
     texts = [prepare(text) for text, _, _ in examples.rows]
     labels = [intent for _, intent, _ in examples.rows]
     model, _ = Model.train(texts, labels, examples.settings["C"])
-    try:
-        model.save(path)
-        _save_settings(cache_dir / f"model-{key[:32]}.settings", examples.settings)
-    except OSError as exc:  # a read-only disk costs a retrain per process, nothing else
-        log.warning("understanding cache not written (%s)", exc)
+    cache.save(key, examples.settings, model)
     return (model, examples.settings), "trained"
-
-
-def _save_settings(path: Path, settings: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("".join(f"{k}={v!r}\n" for k, v in sorted(settings.items())))
-    os.replace(tmp, path)
-
-
-def _load_settings(path: Path) -> dict | None:
-    try:
-        pairs = [line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines()]
-        loaded = {k: float(v) for k, v in pairs}
-    except (OSError, ValueError):
-        return None
-    if set(loaded) != set(examples_data.DEFAULT_SETTINGS):
-        return None
-    return loaded

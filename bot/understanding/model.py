@@ -89,6 +89,7 @@ class Model:
         self.terms = [list(terms) for terms, _ in blocks]
         self.intercept = np.asarray(intercept, dtype=np.float64)
         self.beta = float(beta)
+        self.meta: dict[str, str] = {}  # what an archive says it was trained from (load())
         self._word_rows: dict[str, list[int]] = {}
         # The features in the fitted order: character n-grams first, then words. Rows of
         # coef.T (one per feature) are what a message gathers; each block keeps its own vocabulary.
@@ -152,11 +153,13 @@ class Model:
         return rows
 
     # --- persistence ---------------------------------------------------------------------------
-    def save(self, path: Path) -> None:
-        """Write atomically (temp file + rename): a crash never leaves half an archive."""
+    def save(self, path: Path, meta: dict[str, str] | None = None) -> None:
+        """Write atomically (temp file + rename): a crash never leaves half an archive. `meta`
+        (text) is kept beside the numbers: what the model was trained from and with."""
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {"classes": np.array(self.classes), "coef": self.coef, "intercept": self.intercept,
                   "beta": np.array([self.beta])}
+        arrays.update({f"meta_{name}": np.array(str(value)) for name, value in (meta or {}).items()})
         start = 0
         for i, terms in enumerate(self.terms):
             arrays[f"terms{i}"] = np.array(terms, dtype=str)
@@ -173,19 +176,31 @@ class Model:
 
     @classmethod
     def load(cls, path: Path) -> "Model":
-        """No pickles: a corrupt or foreign file raises, and the caller retrains."""
+        """No pickles: a corrupt, malformed or foreign file raises, and the caller retrains.
+        Every shape is checked and every number must be finite; `model.meta` is what save() kept."""
         with np.load(path, allow_pickle=False) as archive:
             blocks = []
             for i in range(len(ANALYZERS)):
                 terms = archive[f"terms{i}"].tolist()
                 idf = archive[f"idf{i}"]
-                if len(terms) != len(idf):
-                    raise ValueError("terms and idf differ in length")
+                if (not isinstance(terms, list) or idf.ndim != 1 or len(terms) != len(idf)
+                        or len(set(terms)) != len(terms)):
+                    raise ValueError(f"feature block {i}: terms and idf do not match")
                 blocks.append((terms, idf))
-            model = cls(archive["classes"].tolist(), blocks, archive["coef"], archive["intercept"],
-                        float(archive["beta"][0]))
-        if model.coef.shape != (len(model.classes), sum(len(t) for t, _ in blocks)):
+            classes, beta = archive["classes"].tolist(), archive["beta"]
+            if not isinstance(classes, list) or len(set(classes)) != len(classes) or beta.shape != (1,):
+                raise ValueError("classes or beta malformed")
+            model = cls(classes, blocks, archive["coef"], archive["intercept"], float(beta[0]))
+            meta = {name[5:]: str(archive[name]) for name in archive.files
+                    if name.startswith("meta_")}
+        width = sum(len(t) for t, _ in blocks)
+        if (model.coef.shape != (len(model.classes), width)
+                or model.intercept.shape != (len(model.classes),)):
             raise ValueError("weights do not fit the vocabulary")
+        if not (np.isfinite(model._weights).all() and np.isfinite(model.intercept).all()
+                and np.isfinite(model._idf).all() and math.isfinite(model.beta) and model.beta > 0):
+            raise ValueError("numbers that are not finite")
+        model.meta = meta
         return model
 
     # --- training ------------------------------------------------------------------------------
