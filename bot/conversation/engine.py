@@ -74,6 +74,7 @@ class Context:
     subscription: Mapping[str, Any] | None = None  # check-in plan: status, freq, window, dates
     checkin_open: bool = False  # a check-in went out within a day and this is the first reply
     reminders: Mapping[str, Any] | None = None  # scheduled reminders (bot/reminders/ledger.py); None: off
+    inbox: Mapping[str, Any] | None = None  # the open ticket, reply times (bot/inbox/); None: off
 
 
 @dataclass(frozen=True)
