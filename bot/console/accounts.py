@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bot.console import keys
 
-ROLES = ("viewer", "editor", "admin")  # each role can do everything the ones before it can
+ROLES = ("viewer", "editor", "responder", "admin")  # each can do all the ones before it can
 MIN_PASSWORD_LENGTH = 12
 RECOVERY_CODES = 8
 ISSUER = "Helpline console"

@@ -65,7 +65,7 @@ def list_() -> None:
         state = "active" if a.active else "disabled"
         factor = f"TOTP, {c.accounts.recovery_left(a.username)} recovery codes" if a.has_totp \
             else "no second factor"
-        click.echo(f"{a.username:24} {a.role:7} {state:9} {factor}")
+        click.echo(f"{a.username:24} {a.role:9} {state:9} {factor}")
 
 
 @staff.command("disable")

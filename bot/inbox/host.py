@@ -13,6 +13,7 @@ import yaml
 from bot.channels.conversations import Facts
 from bot.conversation.engine import Event, Outcome
 from bot.inbox import timers
+from bot.inbox.actions import Desk
 from bot.inbox.events import Events
 from bot.inbox.flow import CLOSE, MESSAGE, OPEN, InboxFlow, Words
 from bot.inbox.hours import Hours, parse_hours
@@ -50,6 +51,10 @@ class InboxHost:
                                settings.inbox_retention_days, settings.inbox_unclaimed_minutes,
                                settings.inbox_idle_hours)
         self.silent = settings.inbox_silent_minutes * 60
+        self.redis = helpline.redis
+        # The console sets `desk.record` to its audit log; the worker's timers leave no entry.
+        self.desk = Desk(self.tickets, helpline.content, lambda who, what, detail="": None,
+                         settings.inbox_silent_minutes)
 
     # --- read with every text ----------------------------------------------------------------
     @staticmethod
