@@ -62,9 +62,11 @@ def _folder(name: str, tickets: list[Ticket], me: str) -> list[Ticket]:
 
 def _listing(folder: str) -> dict:
     host, me, now = _host(), _me(), time.time()
+    version = host.events.version()  # read first: a change after it reaches the page later
     tickets = _order(host.tickets.all(), now)
     counts = {name: len(_folder(name, tickets, me.username)) for name in FOLDERS}
     return {"folder": folder, "folders": FOLDERS, "counts": counts, "now": now,
+            "version": version,
             "rows": _folder(folder, tickets, me.username), "when": _local, "ago": _ago}
 
 
@@ -105,8 +107,9 @@ def _ticket_or_404(n: int) -> Ticket:
     return ticket
 
 
-def _thread(ticket: Ticket) -> dict:
-    return {"t": ticket, "entries": _host().tickets.thread(ticket), "when": _local}
+def _thread(ticket: Ticket, version: int = 0) -> dict:
+    return {"t": ticket, "entries": _host().tickets.thread(ticket), "when": _local,
+            "version": version}
 
 
 def _responders(exclude: str) -> list[str]:
@@ -116,10 +119,11 @@ def _responders(exclude: str) -> list[str]:
 
 
 def _page(n: int, message: str = "", error: str = "", status: int = 200):
-    ticket = _ticket_or_404(n)
     host, me = _host(), _me()
+    version = host.events.version()  # read first: a change after it reaches the page later
+    ticket = _ticket_or_404(n)
     mine = ticket.status == CLAIMED and ticket.owner == me.username
-    context = dict(_thread(ticket), mine=mine, admin=me.can("admin"),
+    context = dict(_thread(ticket, version), mine=mine, admin=me.can("admin"),
                    can_reply=ticket.is_open and (mine or ticket.status == WAITING),
                    canned=host.desk.canned(ticket.locale), staff_list=_responders(ticket.owner),
                    snoozes=SNOOZES, message=message, error=error, now=time.time(),
@@ -204,7 +208,8 @@ def inbox_events():
     Held open only where holding is cheap (docs/inbox.md: gevent workers, or a thread per
     request); under sync workers it answers at once and the browser asks again later."""
     seconds = _host().helpline.settings.inbox_stream_seconds if holds_cheaply(request.environ) else 0
-    stream = _host().events.stream(request.headers.get("Last-Event-ID"), seconds)
+    seen = request.headers.get("Last-Event-ID") or request.args.get("since")  # the page's version
+    stream = _host().events.stream(seen, seconds)
     return Response(stream, mimetype="text/event-stream",
                     headers={"X-Accel-Buffering": "no", "Cache-Control": "no-store"})
 

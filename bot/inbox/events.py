@@ -68,16 +68,24 @@ class Events:
                 pubsub.subscribe(self.channel())  # before the version is read: nothing slips by
             current = self.version()
             yield f"retry: {retry}\n\n"
-            if last_seen is None or last_seen != str(current):
-                yield _event(current, {"what": "hello" if last_seen is None else "missed"})
-            deadline = clock() + seconds
+            if last_seen is None:  # a page as yet unknown: remember the version, change nothing
+                yield f"id: {current}\n\n"
+            elif last_seen != str(current):  # changed while this page was (re)connecting
+                yield _event(current, {"what": "missed"})
+            quiet_since = clock()
+            deadline = quiet_since + seconds
             while pubsub is not None and clock() < deadline:
-                message = pubsub.get_message(timeout=min(KEEPALIVE, max(0.0, deadline - clock())))
+                now = clock()
+                wait = max(0.0, min(deadline - now, quiet_since + KEEPALIVE - now))
+                message = pubsub.get_message(timeout=wait)  # None: timed out, or a confirmation
                 if message is None:
-                    yield ": keepalive\n\n"
+                    if clock() - quiet_since >= KEEPALIVE:
+                        yield ": keepalive\n\n"
+                        quiet_since = clock()
                     continue
                 data = json.loads(message["data"])
                 yield _event(data.get("v", 0), data)
+                quiet_since = clock()
         finally:
             if pubsub is not None:
                 pubsub.close()
