@@ -379,3 +379,31 @@ def test_the_event_stream_relays_changes_and_works_behind_a_buffering_proxy(inbo
     assert next(chunks).startswith("id: ")  # a new page: its version, no change
     events.notify("message", 1)
     assert '"what": "message"' in next(chunks)
+
+
+# --- figures --------------------------------------------------------------------------------------
+def test_figures_on_the_dashboard_and_in_metrics_keep_the_under_5_rule_and_tell_texters(
+        inbox_app):
+    desk = host(inbox_app).desk
+    people = [Texter(inbox_app.test_client(), f"+1612555020{i}") for i in range(6)]
+    numbers = [open_ticket(p) for p in people]
+    for n in numbers[:5]:
+        assert desk.claim("ada", n).ok and desk.reply("ada", n, "Hi, I am here.").ok
+        assert desk.close("ada", n, admin=False).ok
+    people[5].send("done")  # closed without a reply: abandoned
+    boss = responder(inbox_app, "boss", "admin")
+    page = boss.client.get("/console/").get_data(as_text=True)
+    card = page[page.index('id="inbox-figures"'):]
+    card = card[:card.index("</section>")]
+    assert "<th>opened</th><td>6</td><td>6</td>" in card
+    assert "<th>handled</th><td>5</td><td>5</td>" in card
+    assert "<th>abandoned</th><td>&lt;5</td><td>&lt;5</td>" in card
+    assert "<th>waiting time (median / 90th percentile)</th><td>&lt;1 min / &lt;1 min</td>" in card
+    assert 'id="inbox-by-hour"' in card
+    metrics = inbox_app.test_client().get("/metrics").get_data(as_text=True)
+    assert 'helpline_inbox_tickets_7d{result="opened"} 6.0' in metrics
+    assert 'helpline_inbox_first_reply_seconds_7d{quantile="0.5"}' in metrics
+    assert 'helpline_inbox_open_tickets{state="waiting"} 0.0' in metrics
+    # five replies were timed: the next person is told the measured time, not a promise
+    asked = Texter(inbox_app.test_client(), "+16125550299").send("talk to a person")
+    assert "This week, replies came in about 1 min." in asked

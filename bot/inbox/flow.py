@@ -77,7 +77,7 @@ class InboxFlow:
             return Outcome(base, (Reply("inbox.off"),))
         if self.hours.staffed(now):
             typical = ctx.inbox.get("typical")
-            params = {"minutes": max(1, round(typical / 60)) if typical else None,
+            params = {"minutes": max(1, round(typical / 60)) if typical is not None else None,
                       "days": self.days}
             offered = _with_vars(base, **{OFFER: {"at": now.timestamp(), "mode": LIVE}})
             return Outcome(offered, (Reply("inbox.ask", params),))

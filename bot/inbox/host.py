@@ -6,13 +6,16 @@ after the commit (live updates, the silent timer), delivery reports, FORGET, and
 from __future__ import annotations
 
 import logging
+from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
+from prometheus_client.core import GaugeMetricFamily
 
 from bot.channels.conversations import Facts
 from bot.conversation.engine import Event, Outcome
-from bot.inbox import timers
+from bot.inbox import figures, timers
 from bot.inbox.actions import Desk
 from bot.inbox.events import Events
 from bot.inbox.flow import CLOSE, MESSAGE, OPEN, InboxFlow, Words
@@ -101,6 +104,38 @@ class InboxHost:
             timers.book_now(self.helpline.redis, "silent", n, at + self.silent, anchor=at)
         self.events.notify("urgent" if data.get("urgent") else "message", n)
 
+    # --- figures -------------------------------------------------------------------------------
+    def summary(self, now) -> dict:
+        """The dashboard's card: today, 30 days and by hour, in the helpline's time zone."""
+        return figures.summary(self.redis, now, self.hours.tz)
+
+    def metric_families(self):
+        """/metrics (read at scrape time, like the other Redis gauges): open tickets by state,
+        and over the last week tickets opened and closed, wait and first-reply quantiles (only
+        from 5 tickets up, the dashboard's rule)."""
+        open_ = GaugeMetricFamily("helpline_inbox_open_tickets", "Open inbox tickets by state.",
+                                  labels=["state"])
+        states = Counter(t.status for t in self.tickets.all() if t.is_open)
+        for state in ("waiting", "claimed"):
+            open_.add_metric([state], states.get(state, 0))
+        yield open_
+        week = figures.summary(self.redis, datetime.now(timezone.utc), self.hours.tz, days=7)
+        tickets = GaugeMetricFamily("helpline_inbox_tickets_7d", "Inbox tickets in the last 7 "
+                                    "days: opened, handled (a reply), abandoned, urgent.",
+                                    labels=["result"])
+        for name, count in week["counts"].items():
+            tickets.add_metric([name], count["month"])
+        yield tickets
+        for kind, name in (("wait", "wait"), ("first", "first_reply")):
+            family = GaugeMetricFamily(f"helpline_inbox_{name}_seconds_7d",
+                                       f"Inbox {name.replace('_', ' ')} time over the last 7 "
+                                       "days (shown from 5 tickets up).", labels=["quantile"])
+            spread = week["times"][kind]["month"]
+            for label, field in (("0.5", "median"), ("0.9", "p90")):
+                if spread[field] is not None:
+                    family.add_metric([label], spread[field])
+            yield family
+
     def on_status(self, sid: str, status: str, error_code: str | None) -> None:
         """Twilio's delivery report for a reply or notice: the thread shows it."""
         found = self.tickets.by_sid(sid)
@@ -122,6 +157,7 @@ def install(helpline, flow: InboxFlow) -> InboxHost:
     helpline.status_handlers.append(host.on_status)
     helpline.extras.setdefault("forgetters", []).append(host.tickets.forget)
     helpline.extras["inbox"] = host
+    helpline.extras.setdefault("metric_families", []).append(host.metric_families)
     return host
 
 
