@@ -179,6 +179,7 @@ class Tickets:
         pipe.sadd(inbox_person_key(subject), n)
         pipe.expire(inbox_person_key(subject), self.ttl)
         pipe.zadd(INBOX_ALL_KEY, {n: at})
+        pipe.expire(INBOX_ALL_KEY, self.ttl)  # every ticket in it is gone by then
         self._push(pipe, n, {"at": at, "kind": "event", "what": "opened" if data["mode"] == "live"
                              else "left a message outside staffed hours"})
         figures.count(pipe, at, self.tz, "opened", by_hour=True)

@@ -16,6 +16,7 @@ kind and anchor, so booking the same timer twice books it once.
 """
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 
 from rq import Queue
@@ -26,6 +27,7 @@ from bot.checkins.dispatch import FAILURE_TTL, RESULT_TTL, SEND_QUEUE
 JOBS = "bot.inbox.jobs"
 KINDS = ("unclaimed", "silent", "idle", "wake", "send")
 TIMEOUT = 120
+SLACK = 86400  # a booked timer's job is kept this long past its time, then expires unrun
 
 
 def job_id(kind: str, ticket: int, anchor: float | int | None = None) -> str:
@@ -44,6 +46,8 @@ def book(pipe, queue: Queue, kind: str, ticket: int, at: float, anchor: float | 
     pipe.sadd(queue.redis_queues_keys, queue.key)
     pipe.delete(job.key)
     job.save(pipeline=pipe)
+    # A waiting job keeps no expiry in RQ; a timer is worthless a day after its time
+    pipe.expire(job.key, max(0, int(at - time.time())) + SLACK)
     pipe.zadd(queue.scheduled_job_registry.key, {jid: int(at)})
     return jid
 
