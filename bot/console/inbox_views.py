@@ -67,7 +67,8 @@ def _listing(folder: str) -> dict:
     counts = {name: len(_folder(name, tickets, me.username)) for name in FOLDERS}
     return {"folder": folder, "folders": FOLDERS, "counts": counts, "now": now,
             "version": version,
-            "rows": _folder(folder, tickets, me.username), "when": _local, "ago": _ago}
+            "rows": _folder(folder, tickets, me.username), "when": _local, "ago": _ago,
+            "alerts": _alerts() if me.can("admin") else []}
 
 
 def _ago(ts: float | None, now: float) -> str:
@@ -87,8 +88,7 @@ def inbox():
     folder = folder if folder in FOLDERS else "unassigned"
     host = _host()
     return render_template("console/inbox.html", **_listing(folder), hours=host.hours.describe(),
-                           staffed=host.hours.staffed(datetime.now(host.hours.tz)),
-                           alerts=_alerts() if _me().can("admin") else [])
+                           staffed=host.hours.staffed(datetime.now(host.hours.tz)))
 
 
 @bp.get("/inbox/list")

@@ -86,6 +86,8 @@ class Events:
                 data = json.loads(message["data"])
                 yield _event(data.get("v", 0), data)
                 quiet_since = clock()
+        except redis.RedisError as exc:  # Redis went away: end the stream, the page reconnects
+            log.info("inbox: an event stream ended early: %s", type(exc).__name__)
         finally:
             if pubsub is not None:
                 pubsub.close()
