@@ -3,7 +3,8 @@
 Keys hold keyed hashes (bot.privacy.vault.Vault.subject), never phone numbers. The families:
 `hl:s/m/optout/lang/rate/mi/calls/call/stats` conversations and calls (bot/storage/store.py),
 `hl:ci:*` check-in subscriptions (bot/checkins/subscriptions.py), `hl:rm:*` one-time reminders
-(bot/reminders/ledger.py); RQ's own keys (`rq:*`) are RQ's. docs/architecture.md has the table.
+(bot/reminders/ledger.py), `hl:ib:*` the staffed text inbox (bot/inbox/); RQ's own keys (`rq:*`)
+are RQ's. docs/architecture.md has the table.
 """
 from __future__ import annotations
 
