@@ -407,3 +407,15 @@ def test_figures_on_the_dashboard_and_in_metrics_keep_the_under_5_rule_and_tell_
     # five replies were timed: the next person is told the measured time, not a promise
     asked = Texter(inbox_app.test_client(), "+16125550299").send("talk to a person")
     assert "This week, replies came in about 1 min." in asked
+
+
+def test_need_help_after_a_check_offers_the_team_instead_of_the_menu(inbox_app, person,
+                                                                    fake_twilio):
+    assert person.send("he is not breathing").startswith("CALL 911 NOW.")
+    assert "check on you" in person.send("CHECK")
+    advance(inbox_app, later(61))
+    drain(inbox_app)
+    assert "2 need help" in texts_to(fake_twilio, NUMBER)[-1]
+    answer = person.send("need help")
+    assert "Call or text 988" in answer and "4 text with our team" in answer
+    assert ASK in person.send("4")

@@ -12,6 +12,7 @@ import time
 from datetime import datetime
 
 from flask import Response, abort, redirect, render_template, request, url_for
+from gevent import monkey
 
 from bot.console import bp, security
 from bot.console.accounts import role_at_least
@@ -218,8 +219,6 @@ def holds_cheaply(environ: dict) -> bool:
     """A held stream costs a greenlet (gunicorn's gevent worker: the project's default) or a
     thread of a server that starts one per request (the development server); a sync worker
     would be taken whole, and a gthread worker would lose one of its few threads."""
-    from gevent import monkey
-
     if monkey.is_module_patched("socket"):
         return True
     return str(environ.get("SERVER_SOFTWARE", "")).startswith("Werkzeug")

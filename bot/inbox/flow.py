@@ -18,7 +18,7 @@ goes to the ticket, and the bot stays quiet.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Callable, Mapping
 
@@ -29,6 +29,7 @@ from bot.understanding import when
 from bot.understanding.keywords import fold
 
 ASK, CHAT = "inbox_ask", "inbox_chat"  # flows/inbox.yaml
+HELP_NOW = "checkin_help"              # flows/checkin.yaml: 911, 988 and "4 text with our team"
 OFFER = "inbox_offer"                  # session var: {"at": ts, "mode": "live" | "message"}
 OFFER_SECONDS = 600                    # YES later than this is not an answer to the offer
 OPEN, MESSAGE, CLOSE = "inbox_open", "inbox_message", "inbox_close"
@@ -43,13 +44,14 @@ class Words:
 
     ask: Mapping[str, frozenset[str]]
     end: Mapping[str, frozenset[str]]
+    need: Mapping[str, frozenset[str]] = field(default_factory=dict)  # a check-in's "need help"
 
     @classmethod
     def from_sections(cls, sections: Mapping[str, Mapping]) -> "Words":
         def folded(name: str) -> dict[str, frozenset[str]]:
             return {locale: frozenset(fold(str(w)) for w in (section or {}).get(name) or [])
                     for locale, section in sections.items()}
-        return cls(folded("ask"), folded("end"))
+        return cls(folded("ask"), folded("end"), folded("need"))
 
     def asking(self, folded: str) -> str | None:
         """The language whose phrase this is, when the whole message asks for a person."""
@@ -57,6 +59,9 @@ class Words:
 
     def ending(self, folded: str) -> bool:
         return any(folded in words for words in self.end.values())
+
+    def needing(self, folded: str) -> bool:
+        return any(folded in words for words in self.need.values())
 
 
 def _with_vars(state: State, **changes) -> State:
@@ -98,13 +103,27 @@ class InboxFlow:
         return replace(outcome, state=drawn.state, replies=outcome.replies[:-1] + drawn.replies)
 
     def asked(self, engine: Engine, state: State, text: str, now: datetime, ctx):
-        """"talk to a person", "can I text someone real", "hablar con una persona"."""
+        """"talk to a person", "can I text someone real", "hablar con una persona"; without
+        staffed hours these are the talk screen's, as before the inbox."""
         locale = self.words.asking(fold(text))
-        if locale is None:
+        if locale is None or not self.hours.on or ctx.inbox is None:
             return None
         if locale != state.locale and locale in engine.lexicons.by_locale:
             state = replace(state, locale=locale)
         return engine.enter(state, ASK)
+
+    def need_help(self, engine: Engine, state: State, ctx, now: datetime, folded: str):
+        """"need help" as the first reply to a check-in ("3 need help now") or to the check
+        after an emergency ("2 need help") is that answer, whose screen offers the team, rather
+        than the main menu that the words give anywhere else."""
+        if not self.hours.on or not self.words.needing(folded) or HELP_NOW not in engine.flow.nodes:
+            return None
+        if ctx.checkin_open:
+            return engine.enter(state, HELP_NOW,
+                                events=(Event("checkin_answer", {"answer": HELP_NOW}),))
+        if (ctx.reminders or {}).get("open") == "check":
+            return engine.enter(state, HELP_NOW)
+        return None
 
     def redraw(self, engine: Engine, state: State, ctx) -> Outcome | None:
         """BACK to inbox_ask: the menu number's screen again."""
@@ -192,14 +211,15 @@ class InboxFlow:
 def handlers(flow: InboxFlow) -> dict[str, Callable]:
     """Engine hooks; bot/helpline.py merges them (a pending FORGET's YES still wins)."""
     return {"answer": flow.asked, "command:yes": flow.yes, "command:no": flow.no,
-            f"screen:{ASK}": flow.redraw}
+            "command:menu": flow.need_help, f"screen:{ASK}": flow.redraw}
 
 
-def then(first: Callable | None, second: Callable) -> Callable:
-    """Two `after` hooks in a row (each may change the outcome), where merge() takes the first."""
-    if first is None:
-        return second
+def then(later: Callable | None, first: Callable) -> Callable:
+    """Two `after` hooks in a row, `first` then `later` (each may change the outcome), where
+    merge() would keep only the first answer."""
+    if later is None:
+        return first
 
     def both(engine, before, outcome, ctx, now):
-        return first(engine, before, second(engine, before, outcome, ctx, now), ctx, now)
+        return later(engine, before, first(engine, before, outcome, ctx, now), ctx, now)
     return both
