@@ -22,10 +22,18 @@ document.addEventListener("DOMContentLoaded", function () {
     });
     document.body.dataset.updated = String(Date.now());
   }
-  var source = new EventSource(live.dataset.events);
-  source.addEventListener("change", function () {
-    if (!pending) { pending = setTimeout(refresh, 300); }
-  });
+  function listen() {
+    var source = new EventSource(live.dataset.events);
+    source.addEventListener("change", function () {
+      if (!pending) { pending = setTimeout(refresh, 300); }
+    });
+    // A stream that cannot reconnect (signed out: the answer is the sign-in page) is closed
+    // for good: the next fetch finds the sign-in page and reloads; else listen again later.
+    source.addEventListener("error", function () {
+      if (source.readyState === EventSource.CLOSED) { refresh(); setTimeout(listen, 10000); }
+    });
+  }
+  listen();
   var canned = document.getElementById("canned");
   var text = document.getElementById("reply-text");
   if (canned && text) {
