@@ -419,3 +419,11 @@ def test_need_help_after_a_check_offers_the_team_instead_of_the_menu(inbox_app, 
     answer = person.send("need help")
     assert "Call or text 988" in answer and "4 text with our team" in answer
     assert ASK in person.send("4")
+
+
+def test_a_ticket_whose_record_is_gone_never_leaves_the_person_talking_to_no_one(
+        inbox_app, person, redis_client):
+    n = open_ticket(person)
+    redis_client.delete(inbox_ticket_key(n), inbox_messages_key(n))  # e.g. restored from backup
+    person.send("hello?")  # this one went nowhere; the next one reaches the bot again
+    assert "1 Overdose" in person.send("hi")

@@ -90,17 +90,21 @@ class InboxHost:
                 if pointer:
                     self.events.notify("opened", pointer.decode().partition("|")[0])
             elif event.name == MESSAGE:
-                self._message(event.data)
+                self._message(subject, event.data)
             elif event.name == CLOSE:
                 self.tickets.counted(int(event.data["ticket"]))
                 self.events.notify("closed", event.data["ticket"])
         except Exception as exc:  # the text was answered and stored; a live update may lag
             log.warning("inbox: after a text: %s", type(exc).__name__)
 
-    def _message(self, data: dict) -> None:
+    def _message(self, subject: str, data: dict) -> None:
         n, at = int(data["ticket"]), float(data["at"])
         ticket = self.tickets.get(n)
-        if ticket is not None and ticket.status == CLAIMED and ticket.owed == at:
+        if ticket is None:  # its record is gone: never leave the person talking to no one
+            log.warning("inbox: a text went to ticket #%s, which is gone; the bot answers again", n)
+            self.redis.delete(inbox_open_key(subject))
+            return
+        if ticket.status == CLAIMED and ticket.owed == at:
             timers.book_now(self.helpline.redis, "silent", n, at + self.silent, anchor=at)
         self.events.notify("urgent" if data.get("urgent") else "message", n)
 
