@@ -13,6 +13,7 @@ from pathlib import Path
 import yaml
 from prometheus_client.core import GaugeMetricFamily
 
+from bot.channels.callers import textable
 from bot.channels.conversations import Facts
 from bot.conversation.engine import Event, Outcome
 from bot.inbox import figures, timers
@@ -75,7 +76,7 @@ class InboxHost:
     # --- in the step's transaction -------------------------------------------------------------
     def write(self, pipe, subject: str, number: str, outcome: Outcome, ctx) -> None:
         for event in outcome.events:
-            if event.name == OPEN and number and not (ctx.inbox or {}).get("open"):
+            if event.name == OPEN and textable(number) and not (ctx.inbox or {}).get("open"):
                 self.tickets.open(pipe, subject, number, event.data)
             elif event.name == MESSAGE:
                 self.tickets.append(pipe, subject, event.data)
