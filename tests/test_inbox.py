@@ -225,14 +225,14 @@ def test_a_reply_goes_out_once_through_the_worker_and_shows_its_delivery(
     drain(inbox_app)
     drain(inbox_app)
     assert texts_to(fake_twilio, NUMBER) == ["Hi, this is Ada. I am here."]
-    assert '<span class="status">sent</span>' in thread_html(ada, n)
+    assert '<span class="delivery">sent</span>' in thread_html(ada, n)
     [sent] = [m for m in fake_twilio.messages if m.form["To"] == NUMBER]
     form = {"MessageSid": sent.sid, "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32}
     assert post_signed(inbox_app.test_client(), "/sms/status", form).status_code == 204
-    assert '<span class="status">delivered</span>' in thread_html(ada, n)
+    assert '<span class="delivery">delivered</span>' in thread_html(ada, n)
     late = dict(form, MessageStatus="sent")  # a late "sent" never hides "delivered"
     post_signed(inbox_app.test_client(), "/sms/status", late)
-    assert '<span class="status">delivered</span>' in thread_html(ada, n)
+    assert '<span class="delivery">delivered</span>' in thread_html(ada, n)
 
 
 def test_a_reply_longer_than_three_texts_is_refused_with_the_reason(inbox_app, person):

@@ -151,11 +151,11 @@ def test_two_staff_answer_a_texter_live_claim_race_reply_delivery_urgent_spanish
     wait_for(ada, "Reply queued.")
     mark(ada)
     drain(app)
-    live(ada, "sent", "#thread .entry.out .status")
+    live(ada, "sent", "#thread .entry.out .delivery")
     [sent] = [m for m in fake.messages if m.form["To"] == ana.number]
     assert sent.form["Body"] == "Hi, this is Ada. I am here with you."
     status_of(app, sent.sid, "delivered")
-    live(ada, "delivered", "#thread .entry.out .status")
+    live(ada, "delivered", "#thread .entry.out .delivery")
 
     # an emergency during the ticket: the steps first, the ticket urgent and on top, live
     open_page(bo, base + "/console/inbox?folder=all")

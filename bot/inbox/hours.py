@@ -78,6 +78,8 @@ class Hours:
         """The schedule in a line, for the console."""
         if not self.on:
             return "off (no staffed hours)"
+        if self.intervals == ((0, WEEK),):
+            return "always" + (f", except {len(self.holidays)} holiday(s)" if self.holidays else "")
         parts = []
         for a, b in self.intervals:
             parts.append(f"{DAYS[a // 1440]} {a % 1440 // 60:02d}:{a % 60:02d}-"
