@@ -91,3 +91,16 @@ def test_quantiles_are_nearest_rank_and_fewer_than_five_are_not_shown():
     assert figures._spread([60, 120, 180, 240, 600])["p90"] == 600
     assert figures.minutes(None) == "-" and figures.minutes(20) == "<1 min"
     assert figures.minutes(4800) == "1 h 20 min"
+
+
+def test_the_inbox_rules_are_pure_and_the_inbox_never_imports_the_console():
+    """hours.py and flow.py run inside the engine's step: no Redis, Flask, RQ or Twilio; and
+    the console sits above bot/inbox/, never below it (docs/architecture.md)."""
+    from tests.test_layout import BOT, FORBIDDEN_IN_PURE, imports_of
+
+    for name in ("hours.py", "flow.py"):
+        found = imports_of(BOT / "inbox" / name)
+        assert not {m for m in found for f in FORBIDDEN_IN_PURE
+                    if m == f or m.startswith(f + ".")}, name
+    for path in (BOT / "inbox").glob("*.py"):
+        assert not any(m.startswith("bot.console") for m in imports_of(path)), path.name

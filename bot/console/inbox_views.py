@@ -11,7 +11,7 @@ import json
 import time
 from datetime import datetime
 
-from flask import Response, abort, redirect, render_template, request, url_for
+from flask import Response, abort, g, redirect, render_template, request, url_for
 from gevent import monkey
 
 from bot.console import bp, security
@@ -46,7 +46,7 @@ def _local(ts: float | None, fmt: str = "%a %H:%M") -> str:
 
 
 def _order(tickets: list[Ticket], now: float) -> list[Ticket]:
-    """Urgent first, then the longest waiting; snoozed ones last; closed ones after, newest first."""
+    """Urgent first, then the longest waiting; snoozed ones last; then closed ones, newest."""
     live = sorted((t for t in tickets if t.is_open),
                   key=lambda t: (t.snoozed_at(now), not t.urgent, t.waiting_since))
     closed = sorted((t for t in tickets if not t.is_open), key=lambda t: -(t.closed or 0))
@@ -208,7 +208,9 @@ def inbox_events():
     """Server-sent events: `change` whenever any ticket changes (no text, no number in them).
     Held open only where holding is cheap (docs/inbox.md: gevent workers, or a thread per
     request); under sync workers it answers at once and the browser asks again later."""
-    seconds = _host().helpline.settings.inbox_stream_seconds if holds_cheaply(request.environ) else 0
+    g.pop("metrics_started", None)  # a stream's length is no request latency (bot/ops/metrics.py)
+    held = holds_cheaply(request.environ)
+    seconds = _host().helpline.settings.inbox_stream_seconds if held else 0
     seen = request.headers.get("Last-Event-ID") or request.args.get("since")  # the page's version
     stream = _host().events.stream(seen, seconds)
     return Response(stream, mimetype="text/event-stream",

@@ -8,5 +8,6 @@ scheduled jobs: unclaimed, silent, idle, snooze; sending replies exactly once), 
 into a built helpline). The console's views of it are bot/console/inbox_views.py.
 
 May import: bot.conversation, bot.understanding, bot.storage, bot.privacy, bot.outbound,
-bot.channels.conversations (Facts), bot.checkins (the worker's runtime), rq, redis.
+bot.channels (Facts, textable), bot.checkins (the worker's runtime and queue names), bot.ops
+(send counts), rq, redis, prometheus_client. Never bot.console: the console imports this.
 """

@@ -99,7 +99,8 @@ class Desk:
         if problem:
             return Done(False, problem, 400)
         now = self.clock()
-        entry = _json({"at": now, "kind": "out", "by": staff, "text": self.tickets.vault.seal(text)})
+        sealed = self.tickets.vault.seal(text)
+        entry = _json({"at": now, "kind": "out", "by": staff, "text": sealed})
         result = self._reply(keys=[inbox_ticket_key(n), inbox_messages_key(n)],
                              args=[staff, now, entry, self.tickets.ttl])
         code = int(result[0])
@@ -169,9 +170,10 @@ class Desk:
         self.tickets.push(n, {"at": now, "kind": "event", "what": what})
         if to:
             timers.book_now(self.redis, "silent", n, now + self.silent, anchor=now)
-        self.record(staff, "inbox transfer", f"ticket #{n} " + (f"to {to}" if to else "to the queue"))
+        self.record(staff, "inbox transfer", f"ticket #{n} to {to or 'the queue'}")
         self.tickets.events.notify("transfer", n)
-        return Done(True, f"Ticket #{n} " + (f"is with {to} now." if to else "is back in the queue."))
+        return Done(True, f"Ticket #{n} is with {to} now." if to
+                    else f"Ticket #{n} is back in the queue.")
 
     def snooze(self, staff: str, n: int, minutes: int, admin: bool) -> Done:
         ticket = self.tickets.get(n)

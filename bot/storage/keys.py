@@ -168,7 +168,7 @@ def inbox_stats_key(day: str) -> str:
 
 
 def inbox_samples_key(kind: str, day: str) -> str:
-    """Seconds waited ("wait") or to a first reply ("first"), one entry per ticket, with its hour."""
+    """Seconds waited ("wait") or to a first reply ("first"): one entry a ticket, with its hour."""
     return f"{INBOX_PREFIX}:{kind}:{day}"
 
 
