@@ -21,6 +21,7 @@ from bot.inbox.tickets import CLAIMED
 from bot.ops import metrics
 from bot.outbound.delivery import DONE, FAILED, RETRY, SENT, SKIPPED, Attempt, deliver
 from bot.outbound.markers import Markers
+from bot.outbound.sender import ConsoleSender
 from bot.storage.keys import INBOX_ALERTS_KEY, inbox_ticket_key
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ def send(n: int, index: int):
     if outcome == SENT:
         tickets.remember_sid(result.sid, n, index)
         tickets.set_status(n, index, "sent")
+        if isinstance(rt.sender, ConsoleSender):  # development: `flask chat` shows it
+            rt.subs.outbox_push(attempt.subject, body)
     elif outcome == DONE:
         marker = markers.marker(attempt.subject, attempt.slot) or ""
         if marker.startswith("sent:"):
