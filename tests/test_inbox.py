@@ -427,3 +427,12 @@ def test_a_ticket_whose_record_is_gone_never_leaves_the_person_talking_to_no_one
     redis_client.delete(inbox_ticket_key(n), inbox_messages_key(n))  # e.g. restored from backup
     person.send("hello?")  # this one went nowhere; the next one reaches the bot again
     assert "1 Overdose" in person.send("hi")
+
+
+def test_a_crisis_during_a_ticket_gets_988_at_once_and_the_ticket_turns_urgent(inbox_app,
+                                                                                person):
+    n = open_ticket(person)
+    reply = person.send("I want to die")
+    assert "988" in reply
+    ticket = host(inbox_app).tickets.get(n)
+    assert ticket.urgent and ticket.is_open  # the person stays with the team, first in line
