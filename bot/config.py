@@ -93,6 +93,16 @@ class Settings:
     voice_name_es: str = "Polly.Lupe-Neural"
     voice_language_es: str = "es-US"
     log_format: str = "text"
+    # The staffed text inbox (bot/inbox/, docs/inbox.md): hours in the helpline's time zone,
+    # its timers, how long ticket messages are kept, and the out-of-hours message.
+    inbox_hours: str = ""
+    inbox_holidays: str = ""
+    inbox_unclaimed_minutes: int = 10
+    inbox_silent_minutes: int = 15
+    inbox_idle_hours: int = 24
+    inbox_retention_days: int = 7
+    inbox_leave_message: bool = False
+    inbox_stream_seconds: int = 120
     flows_dir: Path = ROOT / "flows"
     content_dir: Path = ROOT / "content"
     extra: dict = field(default_factory=dict)
@@ -149,6 +159,15 @@ def load_settings(env: dict | None = None, **overrides) -> Settings:
         voice_language=env.get("VOICE_LANGUAGE") or Settings.voice_language,
         voice_name_es=env.get("VOICE_NAME_ES") or Settings.voice_name_es,
         voice_language_es=env.get("VOICE_LANGUAGE_ES") or Settings.voice_language_es,
+        inbox_hours=env.get("INBOX_HOURS", "").strip(),
+        inbox_holidays=env.get("INBOX_HOLIDAYS", "").strip(),
+        inbox_unclaimed_minutes=_int(env, "INBOX_UNCLAIMED_MINUTES",
+                                     Settings.inbox_unclaimed_minutes),
+        inbox_silent_minutes=_int(env, "INBOX_SILENT_MINUTES", Settings.inbox_silent_minutes),
+        inbox_idle_hours=_int(env, "INBOX_IDLE_HOURS", Settings.inbox_idle_hours),
+        inbox_retention_days=_int(env, "INBOX_RETENTION_DAYS", Settings.inbox_retention_days),
+        inbox_leave_message=_flag(env.get("INBOX_LEAVE_MESSAGE"), False),
+        inbox_stream_seconds=_int(env, "INBOX_STREAM_SECONDS", Settings.inbox_stream_seconds),
         log_format=(env.get("LOG_FORMAT") or ("json" if mode == "production" else "text")).lower(),
     )
     values.update(overrides)
@@ -167,6 +186,29 @@ def check_worker(settings: Settings) -> None:
         raise ConfigError("Refusing to start the worker in production: PUBLIC_BASE_URL is "
                           "required, so every text asks Twilio for delivery reports at "
                           "PUBLIC_BASE_URL/sms/status (set it to the https origin Twilio calls)")
+
+
+INBOX_LIMITS = (("INBOX_UNCLAIMED_MINUTES", "inbox_unclaimed_minutes", 1, 24 * 60),
+                ("INBOX_SILENT_MINUTES", "inbox_silent_minutes", 1, 24 * 60),
+                ("INBOX_IDLE_HOURS", "inbox_idle_hours", 1, 24 * 14),
+                ("INBOX_RETENTION_DAYS", "inbox_retention_days", 1, 90),
+                ("INBOX_STREAM_SECONDS", "inbox_stream_seconds", 10, 3600))
+
+
+def check_inbox(settings: Settings) -> None:
+    """The inbox's hours parse and its timers are in range (bot/inbox/hours.py says the format)."""
+    from bot.inbox.hours import HoursError, parse_hours
+
+    try:
+        parse_hours(settings.inbox_hours, settings.inbox_holidays, settings.tz)
+    except HoursError as exc:
+        raise ConfigError(str(exc)) from None
+    for name, field_, low, high in INBOX_LIMITS:
+        if not low <= getattr(settings, field_) <= high:
+            raise ConfigError(f"{name} must be from {low} to {high}")
+    if settings.inbox_retention_days * 24 < settings.inbox_idle_hours:
+        raise ConfigError("INBOX_RETENTION_DAYS must outlast INBOX_IDLE_HOURS: an open ticket "
+                          "must not lose its messages before it closes")
 
 
 def check(settings: Settings) -> None:
@@ -188,6 +230,7 @@ def check(settings: Settings) -> None:
         raise ConfigError("PUBLIC_BASE_URL must be an origin like https://help.example.org")
     if not 1 <= settings.console_idle_minutes <= 720:
         raise ConfigError("CONSOLE_IDLE_MINUTES must be from 1 to 720")
+    check_inbox(settings)
     if settings.is_development:
         if not settings.signature_check:
             log.warning("SIGNATURE_CHECK=off: anyone can post to the webhooks. "

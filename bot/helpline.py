@@ -24,6 +24,8 @@ from bot.places.locator import Locator
 from bot.checkins import flow as checkin_flow
 from bot.checkins import host as checkin_host
 from bot.privacy import forget
+from bot.inbox import flow as inbox_flow
+from bot.inbox import host as inbox_host
 from bot.places import nearby
 from bot.reminders import flow as reminder_flow
 from bot.reminders import ledger as reminders
@@ -93,8 +95,10 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     region = load_region(settings.content_dir, settings.region)
     locator = Locator.from_file(settings.content_dir / settings.region / "naloxone_sites.yaml")
     phones = {name: entry["number"] for name, entry in region.get("phones", {}).items()}
+    inbox = inbox_host.flow_for(settings)
     content = Content(settings.content_dir, settings.default_locale, {
         "program": settings.helpline_name, "phones": phones, "region": region,
+        "inbox_on": inbox.hours.on,  # the talk menu offers the team only with staffed hours
         "links": {name: e["url"] for name, e in region.get("links", {}).items()},
         "sites": locator.sites_by_region(), "tribal_sites": locator.tribal_sites(),
     })
@@ -105,7 +109,9 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     rules = Rules.from_settings(settings)
     hooks = checkin_flow.merge(nearby.handlers(locator), checkin_flow.handlers(rules),
                                forget.handlers(),  # before reminders: a pending FORGET's YES wins
+                               inbox_flow.handlers(inbox),
                                reminder_flow.handlers(rules, reminders.fitter(content)))
+    hooks["after"] = inbox_flow.then(hooks.get("after"), inbox.after)
     drawn = frozenset(n.id for n in flow.nodes.values() if content.needs_params(n.say))
     meaning = understanding(settings, locator, detector)
     engine = Engine(flow, lexicons, detect=detector.detect, understand=meaning.read,
@@ -119,4 +125,5 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     checkin_host.install(helpline)
     forget.install(helpline)
     reminders.install(helpline)
+    inbox_host.install(helpline, inbox)
     return helpline

@@ -63,6 +63,9 @@ class Conversations:
     tx_writes: list[Callable] = field(default_factory=list)
     # RATE_LIMIT_PER_MINUTE (bot/channels/limits.py); counted in the step's own read, never a round trip.
     limit: InboundLimit | None = None
+    # Before the engine's step: fn(engine, state, body, now, ctx) -> Outcome, or None to let the
+    # engine step as usual (e.g. a person's open inbox ticket: bot/inbox/flow.py).
+    gates: list[Callable] = field(default_factory=list)
 
     def render(self, outcome: Outcome, channel: str = "sms") -> list[str]:
         """All replies of one step as one text: one message arrives in order on every phone."""
@@ -113,7 +116,7 @@ class Conversations:
             fresh["new"] = state is None
             ctx = Context(channel=channel, opted_out=reading.opted_out, locale=locale, **found)
             fresh["ctx"] = ctx
-            outcome = self.engine.step(state, body, now, ctx)
+            outcome = self._step(state, body, now, ctx)
             verdict = self.limit.verdict(reading.count, outcome) if self.limit else ANSWER
             fresh["held"] = verdict != ANSWER
             if fresh["held"]:  # over the rate limit: the message is not read
@@ -150,6 +153,13 @@ class Conversations:
         outcome: Outcome = turn.result
         self._after(subject, outcome, now)
         return Answer(turn.messages, outcome)
+
+    def _step(self, state: State | None, body: str, now: datetime, ctx: Context) -> Outcome:
+        for gate in self.gates:
+            outcome = gate(self.engine, state, body, now, ctx)
+            if outcome is not None:
+                return outcome
+        return self.engine.step(state, body, now, ctx)
 
     def _after(self, subject: str, outcome: Outcome, now: datetime) -> None:
         """Side effects of a committed step: opt-out flags, counters, and whatever events ask."""

@@ -1,10 +1,11 @@
 """The operator console under /console: staff sign-in, dashboard, content, flow map, simulator,
-places, audit log. Server-rendered (Jinja2), with one small script and one style sheet shipped
+places, audit log, the staffed text inbox. Server-rendered (Jinja2), with one small script and one style sheet shipped
 in bot/console/static (no CDN, no build step). docs/console.md is the operator's guide.
 
 Modules: keys (Redis key names), accounts (staff, passwords, second factor), audit, security
 (session, headers, roles), lockout (sign-in throttling), auth (sign-in pages), cli (`flask staff ...`), usage
-(anonymous counters), dashboard and charts, catalogue (messages), flowmap, simulator, places.
+(anonymous counters), dashboard and charts, catalogue (messages), flowmap, simulator, places,
+inbox_views (the staffed text inbox, bot/inbox/).
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ class ConsoleState:
 
 def init_app(app: Flask, helpline) -> None:
     """Mount /console, its CSRF checks and headers, the usage counters and `flask staff`."""
-    from bot.console import auth, cli, pages, simulator_views, staff_views, usage  # noqa: F401
+    from bot.console import auth, cli, inbox_views, pages, simulator_views, staff_views, usage  # noqa: F401
     from bot.console.accounts import Accounts
     from bot.console.audit import Audit
     from bot.console.lockout import Lockout
@@ -55,6 +56,9 @@ def init_app(app: Flask, helpline) -> None:
         helpline, fast, helpline.vault, Accounts(fast, helpline.settings.secret), Audit(fast),
         helpline.settings.console_idle_minutes, Lockout(fast, helpline.vault))
     usage.install(helpline)
+    inbox = helpline.extras.get("inbox")
+    if inbox is not None:  # inbox actions are audited by the staff member's name
+        inbox.desk.record = app.extensions["console"].audit.record
     app.register_blueprint(bp)
     app.after_request(_headers)
     if not helpline.settings.is_development:

@@ -25,7 +25,7 @@ from bot.console import keys
 from bot.console.audit import Audit  # noqa: F401 (its old home; bot.console.audit is the module)
 from bot.privacy.strength import password_problem
 
-ROLES = ("viewer", "editor", "admin")  # each role can do everything the ones before it can
+ROLES = ("viewer", "editor", "responder", "admin")  # each can do all the ones before it can
 MIN_PASSWORD_LENGTH = 12
 RECOVERY_CODES = 8
 ISSUER = "Helpline console"

@@ -68,7 +68,7 @@ def list_() -> None:
             state = f"locked ({locked} address{'es' if locked > 1 else ''})"
         factor = f"TOTP, {c.accounts.recovery_left(a.username)} recovery codes" if a.has_totp \
             else "no second factor"
-        click.echo(f"{a.username:24} {a.role:7} {state:20} {factor}")
+        click.echo(f"{a.username:24} {a.role:9} {state:20} {factor}")
 
 
 @staff.command("disable")

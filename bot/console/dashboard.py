@@ -10,6 +10,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone
 
 from bot.console import usage
+from bot.inbox.figures import minutes
 from bot.ops import health
 
 DAYS = 30
@@ -71,7 +72,26 @@ def figures(helpline, now: datetime | None = None) -> dict:
         "subscribers": _subscribers(helpline),
         "sends": helpline.store.sends(),
         "health": _health(helpline, now),
+        "inbox": _inbox(helpline, now),
     }
+
+
+def _inbox(helpline, now: datetime) -> dict | None:
+    """The staffed text inbox's figures (bot/inbox/figures.py), when it has staffed hours: the
+    times as "median / 90th percentile", "-" where fewer than 5 tickets had one."""
+    host = helpline.extras.get("inbox")
+    if host is None or not host.hours.on:
+        return None
+    data = host.summary(now)
+
+    def spread(s: dict) -> str:
+        return f"{minutes(s['median'])} / {minutes(s['p90'])}" if s["median"] is not None else "-"
+
+    times = [(label, spread(data["times"][kind]["today"]), spread(data["times"][kind]["month"]))
+             for kind, label in (("wait", "waiting time"), ("first", "first reply"))]
+    hours = [(f"{h['hour']:02d}:00", h["opened"], h["handled"], h["abandoned"],
+              minutes(h["wait"]["median"])) for h in data["hours"] if h["opened"]]
+    return {"counts": data["counts"], "times": times, "hours": hours}
 
 
 def _checkin_stats(helpline, days: list[str]) -> dict[str, dict]:

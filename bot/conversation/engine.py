@@ -75,6 +75,7 @@ class Context:
     checkin_open: bool = False  # a check-in went out within a day and this is the first reply
     reminders: Mapping[str, Any] | None = None  # scheduled reminders (bot/reminders/ledger.py); None: off
     epoch: str = ""  # the person's FORGET tombstone, if recent: work planned now carries it
+    inbox: Mapping[str, Any] | None = None  # the open ticket, reply times (bot/inbox/); None: off
 
 
 @dataclass(frozen=True)

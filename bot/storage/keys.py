@@ -4,7 +4,8 @@ Keys hold keyed hashes (bot.privacy.vault.Vault.subject), never phone numbers. T
 `hl:s/m/optout/lang/rate/mi/calls/call/stats` conversations and calls (bot/storage/store.py),
 `hl:gone` FORGET's tombstones (bot/storage/tombstone.py),
 `hl:ci:*` check-in subscriptions (bot/checkins/subscriptions.py), `hl:rm:*` one-time reminders
-(bot/reminders/ledger.py); RQ's own keys (`rq:*`) are RQ's. docs/architecture.md has the table.
+(bot/reminders/ledger.py), `hl:ib:*` the staffed text inbox (bot/inbox/); RQ's own keys (`rq:*`)
+are RQ's. docs/architecture.md has the table.
 """
 from __future__ import annotations
 
@@ -128,3 +129,56 @@ OUTBOUND_PREFIX = "hl:ob"
 def outbound_marker_key(subject: str, slot: str) -> str:
     """Under the person's keyed hash, so FORGET finds and erases them."""
     return f"{OUTBOUND_PREFIX}:sent:{subject}:{slot}"
+
+
+# --- the staffed text inbox (bot/inbox/tickets.py, events.py, figures.py) ---------------------
+# Tickets are numbered; a ticket's keys hold its number, never the person's keyed hash (the
+# encrypted number inside says whom to text). Only the open pointer and the person's ticket list
+# are keyed by the hash, so FORGET finds them. Message texts are encrypted (Vault.seal).
+INBOX_PREFIX = "hl:ib"
+INBOX_SEQ_KEY = f"{INBOX_PREFIX}:seq"          # the last ticket number given
+INBOX_ALL_KEY = f"{INBOX_PREFIX}:all"          # sorted set: ticket number -> opened at
+INBOX_TYPICAL_KEY = f"{INBOX_PREFIX}:typical"  # median first-reply seconds, last 7 days (5+)
+INBOX_ALERTS_KEY = f"{INBOX_PREFIX}:alerts"    # tickets taken back from a silent claim (admins)
+INBOX_CHANNEL_KEY = f"{INBOX_PREFIX}:channel"  # a random name for this database's events channel
+INBOX_VERSION_KEY = f"{INBOX_PREFIX}:version"  # bumped at every change the console should show
+
+
+def inbox_ticket_key(ticket: int | str) -> str:
+    return f"{INBOX_PREFIX}:t:{ticket}"
+
+
+def inbox_messages_key(ticket: int | str) -> str:
+    """The ticket's thread: the person's texts, replies, notes and events, texts encrypted."""
+    return f"{INBOX_PREFIX}:msgs:{ticket}"
+
+
+def inbox_open_key(subject: str) -> str:
+    """The person's open ticket ("number|language"), read with every message they send."""
+    return f"{INBOX_PREFIX}:open:{subject}"
+
+
+def inbox_person_key(subject: str) -> str:
+    """Every ticket of the person still kept, so FORGET erases closed ones too."""
+    return f"{INBOX_PREFIX}:p:{subject}"
+
+
+def inbox_sid_key(sid: str) -> str:
+    """A reply's MessageSid -> "ticket:message", for its delivery reports."""
+    return f"{INBOX_PREFIX}:sid:{sid}"
+
+
+def inbox_stats_key(day: str) -> str:
+    """Anonymous counts of one local day: opened, handled, abandoned, urgent, opened by hour."""
+    return f"{INBOX_PREFIX}:stats:{day}"
+
+
+def inbox_samples_key(kind: str, day: str) -> str:
+    """Seconds waited ("wait") or to a first reply ("first"): one entry a ticket, with its hour."""
+    return f"{INBOX_PREFIX}:{kind}:{day}"
+
+
+def inbox_channel(name: str) -> str:
+    """Redis pub/sub channels are shared by every database of a server: the name is random per
+    database (INBOX_CHANNEL_KEY), so two helplines on one server never hear each other."""
+    return f"{INBOX_PREFIX}:events:{name}"
