@@ -49,7 +49,11 @@ logger_class = "bot.ops.logs.GunicornLogger"  # JSON lines when LOG_FORMAT=json,
 
 
 def on_starting(server):
-    """Counters left by an earlier run in the same directory would add to this run's."""
+    """Check the settings once, in the master, and say in one line whether texts go out;
+    counters left by an earlier run in the same directory would add to this run's."""
+    from bot.config import load_settings
+
+    server.log.info(load_settings().sending_line())  # a ConfigError stops gunicorn here
     for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
         os.remove(path)
 

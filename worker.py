@@ -31,6 +31,7 @@ current job, then the worker, without a traceback.
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from rq.worker_pool import WorkerPool
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = load_settings()
     check_worker(settings)  # production needs PUBLIC_BASE_URL for delivery reports
     web_logging.configure(settings)  # before RQ's own set-up, so numbers are masked in its lines
+    logging.getLogger("worker").info(settings.sending_line())
     rt = jobs.Runtime.build(settings).warm()
     jobs.use(rt)  # built once here; every forked job process inherits it
     queues = [name.strip() for name in args.queues.split(",") if name.strip()]

@@ -88,7 +88,10 @@ class Runtime:
 
     def warm(self) -> "Runtime":
         """Before a worker forks: build a sender (the Twilio client imports ~900 modules when
-        first used) and compile the check-in templates, or every job process does it again."""
+        first used) and compile the check-in templates, or every job process does it again.
+        With OUTBOUND_TEXTS=off there is no sender to build (production has none)."""
+        if not self.settings.sends_texts:
+            return self
         _ = self.sender
         content = self.helpline.content
         for locale in content.locales:
@@ -153,6 +156,9 @@ def schedule_tick(queue: Queue, now: datetime) -> None:
 def dispatch(rt: Runtime, at: datetime) -> Counter:
     """Enqueue every check-in due at `at` and re-send dead leases; safe to run twice."""
     counts: Counter = Counter()
+    if not rt.settings.sends_texts:  # OUTBOUND_TEXTS=off: nothing is sent, nothing piles up
+        rt.helpline.store.mark_dispatched(utcnow())
+        return Counter(texts_off=1)
     if rt.rules.quiet(at):
         counts["quiet_hours"] += 1
     else:

@@ -122,14 +122,16 @@ class PhoneTree:
     content: Content
     words: Mapping[str, Words]
     voices: tuple[str, ...]  # languages offered at the start, in key order (1, 2, ...)
+    texts: bool = True  # OUTBOUND_TEXTS: False, and 8 "text me this" is neither offered nor done
 
     @classmethod
-    def build(cls, engine: Engine, content: Content, voiced: tuple[str, ...]) -> "PhoneTree":
+    def build(cls, engine: Engine, content: Content, voiced: tuple[str, ...],
+              texts: bool = True) -> "PhoneTree":
         keys = content.keys()
         offered = [content.default] + [loc for loc in content.locales if loc != content.default]
         voices = tuple(loc for loc in offered
                        if loc in voiced and f"voice.language.{loc}" in keys)
-        return cls(voice_engine(engine), content, load_words(content), voices)
+        return cls(voice_engine(engine), content, load_words(content), voices, texts)
 
     def call_at(self, at: str, locale: str, n: int) -> Call:
         """A call rebuilt from its action URL when Redis lost (or never had) its record."""
@@ -301,7 +303,8 @@ class PhoneTree:
     def textable(self, call: Call) -> bool:
         """Information screens can be texted; the main menu and the dial cannot."""
         node = self.engine.flow.node(call.state.node)
-        return (call.phase == MENU and node.id not in (MAIN, *DIAL_NODES) and bool(call.screen)
+        return (self.texts and call.phase == MENU and node.id not in (MAIN, *DIAL_NODES)
+                and bool(call.screen)
                 and call.screen[-1].key == node.say)
 
     def remindable(self, call: Call) -> bool:
