@@ -37,6 +37,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 import time
 
 import redis
@@ -109,6 +110,35 @@ def requeue_lost(connection, job_id: str | None) -> None:
     log.warning("job %s, interrupted when Redis went away, is queued again", job_id)
 
 
+_RELOAD = threading.Event()
+
+
+def _ask_reload(signum, frame) -> None:
+    _RELOAD.set()
+
+
+class ReloadingWorker(HelplineWorker):
+    """SIGHUP (`systemctl reload`, `docker compose kill -s HUP worker`): content and flows are
+    read again before the next job, so a content edit reaches texts without a restart. A
+    broken edit is logged and the words in use are kept."""
+
+    def execute_job(self, job, queue):
+        if _RELOAD.is_set():
+            _RELOAD.clear()
+            reload_runtime()
+        return super().execute_job(job, queue)
+
+
+def reload_runtime() -> None:
+    try:
+        rt = jobs.Runtime.build(load_settings()).warm()
+    except Exception as exc:  # a broken edit must not stop the sending
+        log.error("content reload failed, keeping the content in use: %s", exc)
+        return
+    jobs.use(rt)
+    log.info("content reloaded (%d messages)", len(rt.helpline.content.keys()))
+
+
 def work_until_stopped(settings, queues: list[str], rt) -> int:
     """RQ's worker quits its loop when Redis goes away mid-job (a ConnectionError while it
     heartbeats the job, rq/worker/worker_classes.py monitor_work_horse) or while it waits
@@ -121,7 +151,7 @@ def work_until_stopped(settings, queues: list[str], rt) -> int:
         worker = None
         try:
             jobs.schedule_tick(rt.queue(jobs.DISPATCH_QUEUE), jobs.utcnow())  # in case it broke
-            worker = HelplineWorker(queues, connection=connection)
+            worker = ReloadingWorker(queues, connection=connection)
             worker.work(with_scheduler=True)
         except REDIS_LOST:
             pass  # RQ's own teardown needs Redis too
@@ -163,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         WorkerPool(queues, connection=connect(settings), num_workers=args.workers,
                    worker_class=HelplineWorker).start(burst=args.burst)
         return 0
+    signal.signal(signal.SIGHUP, _ask_reload)
     return work_until_stopped(settings, queues, rt)
 
 

@@ -24,6 +24,7 @@ from bot.checkins import flow as checkin_flow
 from bot.checkins import host as checkin_host
 from bot.privacy import forget
 from bot.places import nearby
+from bot.places.checks import site_problems
 from bot.reminders import flow as reminder_flow
 from bot.reminders import ledger as reminders
 from bot.checkins.rules import Rules
@@ -130,4 +131,5 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     checkin_host.install(helpline)
     forget.install(helpline)
     reminders.install(helpline)
+    helpline.extras.setdefault("content_checks", []).append(site_problems)
     return helpline
