@@ -56,7 +56,7 @@ def test_systemd_analyze_verify_accepts_both_units_without_a_warning(tmp_path):
         pytest.skip("systemd-analyze not installed (apt-get install systemd)")
     prefix = tmp_path / "opt" / "helpline"
     (prefix / ".venv" / "bin").mkdir(parents=True)
-    for name in ("gunicorn", "python"):
+    for name in ("gunicorn", "python", "flask"):
         stub = prefix / ".venv" / "bin" / name
         stub.write_text("#!/bin/sh\n")
         stub.chmod(0o755)
