@@ -108,6 +108,8 @@ RETENTION = [
     (r"hl:usage:\d{4}-\d\d-\d\d", STATS_TTL, "the console's anonymous daily counts"),
     (r"hl:metrics:sends|hl:dispatch:last", PERSISTS, "anonymous send totals; last dispatch time"),
     (r"hl:outbound:bucket", 3600, "the shared send rate (seconds of debt)"),
+    (r"hl:aof:(next|last)", 3 * 3600, "when the append-only file is rewritten after FORGET "
+                                      "(times only)"),
     (r"rq:(job|results):[\w-]+", 7 * DAY, "finished (1 h / 24 h) and failed (7 days) jobs; "
                                           "waiting ones keep no TTL until they run"),
     (r"rq:worker:\w+", 600, "a worker's heartbeat"),

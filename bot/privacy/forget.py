@@ -26,6 +26,7 @@ from rq.job import Job
 from rq.results import Result
 
 from bot.conversation.engine import Engine, Event, Outcome, Reply, State
+from bot.privacy import compaction
 from bot.privacy.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,10 @@ class Forgetter:
         done = self.erase(subject)
         log.info("erased a person on their request (FORGET): %s",
                  ", ".join(f"{k} {v}" for k, v in sorted(done.items())))
+        try:  # and from the disk: an append-only-file rewrite, at most one an hour
+            compaction.book(self.redis)
+        except redis.RedisError as exc:
+            log.error("could not book the append-only file rewrite: %s", type(exc).__name__)
 
 
 def install(helpline) -> Forgetter:
