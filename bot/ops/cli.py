@@ -27,6 +27,9 @@ def flows_check() -> None:
         validate(flow, helpline.content.keys())
     except FlowError as exc:
         raise click.ClickException(str(exc))
+    errors = doctor.topic_problems(flow, helpline.engine.lexicons)
+    if errors:
+        raise click.ClickException("\n".join(errors))
     click.echo(f"flows OK: {len(flow.nodes)} nodes in {', '.join(flow.files)}")
 
 

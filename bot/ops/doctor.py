@@ -17,7 +17,7 @@ import redis
 
 from bot.config import DEV_SECRET, MIN_SECRET_LENGTH, MIN_TOKEN_LENGTH
 from bot.conversation.checks import check_content
-from bot.conversation.flows import FlowError, load_flow, validate
+from bot.conversation.flows import FlowError, load_flow, reachable, validate
 from bot.ops.health import background
 from bot.understanding.meaning import default_cache_dir
 
@@ -144,13 +144,33 @@ def model_findings(helpline) -> list[Finding]:
     return [Finding(OK, "model", f"cache warm ({path})")]
 
 
+def topic_problems(flow, lexicons) -> list[str]:
+    """`entry: true` marks a screen that a keyword or a hook opens from anywhere: a keyword
+    (keywords.yaml `topics:`) must open a screen the menu reaches or one marked so."""
+    menu = reachable(flow, [flow.start])
+    errors = set()
+    for locale, lexicon in lexicons.by_locale.items():
+        for target, _ in lexicon.topics:
+            node = flow.nodes.get(target)
+            if node is None:
+                errors.add(f"{locale}/keywords.yaml: a topic opens {target!r}, which no flow "
+                           "defines")
+            elif target not in menu and not node.entry:
+                errors.add(f"{node.file}: node {target!r} is opened by a keyword in "
+                           f"{locale}/keywords.yaml but no option leads to it: mark it "
+                           "'entry: true'")
+    return sorted(errors)
+
+
 def content_findings(helpline) -> list[Finding]:
     settings = helpline.settings
     try:
-        validate(load_flow(Path(settings.flows_dir)), helpline.content.keys())
+        flow = load_flow(Path(settings.flows_dir))
+        validate(flow, helpline.content.keys())
     except FlowError as exc:
         return [Finding(FAIL, "content", f"flows: {exc}")]
     _, errors = check_content(helpline.content, helpline.flow)
+    errors += topic_problems(flow, helpline.engine.lexicons)
     for extra in helpline.extras.get("content_checks", []):
         errors += extra(helpline)
     found = [Finding(FAIL, "content", error) for error in errors[:20]]
