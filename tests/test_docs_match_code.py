@@ -73,3 +73,15 @@ def test_flows_check_enforces_entry_for_a_screen_only_a_keyword_opens(redis_url,
     main.write_text(main.read_text().replace("  kit_card:\n", "  kit_card:\n    entry: true\n"))
     app = create_app(make_settings(redis_url, flows_dir=flows, content_dir=content))
     assert app.test_cli_runner().invoke(args=["flows", "check"]).exit_code == 0
+
+
+def test_the_readme_gives_the_production_path_in_about_ten_lines():
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Running it for real"):]
+    section = section[:section.index("\n## ", 3)]
+    lines = [line for line in section.splitlines()[1:] if line.strip()]
+    assert len(lines) <= 14  # the commands and what to do at Twilio, no more
+    for needed in ("cp .env.example .env", "docker compose up -d --build",
+                   "docker compose logs doctor", "flask --app wsgi staff add",
+                   "/sms", "/voice", "(docs/deploying-and-scaling.md)"):
+        assert needed in section, needed
