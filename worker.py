@@ -50,7 +50,7 @@ from bot.checkins import jobs
 
 from bot.ops import logs as web_logging
 from bot.config import check_worker, load_settings
-from bot.helpline import connect
+from bot.helpline import build, connect
 from bot.ops.scheduling import HelplineWorker
 
 log = logging.getLogger("worker")
@@ -131,7 +131,7 @@ class ReloadingWorker(HelplineWorker):
 
 def reload_runtime() -> None:
     try:
-        rt = jobs.Runtime.build(load_settings()).warm()
+        rt = jobs.Runtime.of(build(load_settings())).warm()
     except Exception as exc:  # a broken edit must not stop the sending
         log.error("content reload failed, keeping the content in use: %s", exc)
         return
@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     check_worker(settings)  # production needs PUBLIC_BASE_URL for delivery reports
     web_logging.configure(settings)  # before RQ's own set-up, so numbers are masked in its lines
     log.info(settings.sending_line())
-    rt = jobs.Runtime.build(settings).warm()
+    rt = jobs.Runtime.of(build(settings)).warm()
     jobs.use(rt)  # built once here; every forked job process inherits it
     queues = [name.strip() for name in args.queues.split(",") if name.strip()]
     if args.burst:

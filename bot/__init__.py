@@ -18,6 +18,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     from bot import helpline
     from bot.ops import admin
     from bot import console
+    from bot.console import security as console_security
     from bot.checkins import cli as checkin_cli
     from bot.ops import cli
     from bot.channels import errors
@@ -32,6 +33,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
     app.config["MAX_FORM_MEMORY_SIZE"] = 64 * 1024
     app.config["HELPLINE"] = helpline.build(settings)
+    app.extensions["helpline.factory"] = create_app  # `flask call` builds a signing twin
     if settings.trust_proxy:
         from werkzeug.middleware.proxy_fix import ProxyFix
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trust_proxy,
@@ -42,7 +44,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     voice.init_app(app)
     app.register_blueprint(ops.bp)
     console.init_app(app, app.config["HELPLINE"])
-    admin.init_app(app, app.config["HELPLINE"])
+    admin.init_app(app, app.config["HELPLINE"], console_security)
     errors.init_app(app)
     cli.init_app(app)
     checkin_cli.init_app(app)

@@ -31,8 +31,10 @@ READ_ONLY = frozenset(f"{DASHBOARD}.{name}" for name in (
     "list_queues", "list_jobs", "job_info", "list_workers"))
 
 
-def init_app(app: Flask, helpline) -> None:
-    """Mount the dashboard on our Redis connection, behind the admin role (or ADMIN_PASSWORD)."""
+def init_app(app: Flask, helpline, security) -> None:
+    """Mount the dashboard on our Redis connection, behind the admin role (or ADMIN_PASSWORD).
+    `security` is the console's (bot/console/security.py: current_staff, address_locked,
+    count_failure), passed in by the app factory, so bot.ops imports nothing of the console."""
     password = helpline.settings.admin_password
     if password:
         log.warning("ADMIN_PASSWORD is deprecated: sign in to /console as an admin instead "
@@ -46,7 +48,7 @@ def init_app(app: Flask, helpline) -> None:
     app.config["RQ_DASHBOARD_REDIS_URL"] = (helpline.settings.redis_url,)
     app.redis_conn = helpline.redis
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=PREFIX)
-    protect(app, DASHBOARD, password)
+    protect(app, DASHBOARD, password, security)
 
     def use_our_connection() -> None:
         # The dashboard's own hook re-opens a client from the URL on each request; keep ours
@@ -56,19 +58,17 @@ def init_app(app: Flask, helpline) -> None:
     app.before_request_funcs.setdefault(DASHBOARD, []).append(use_our_connection)
 
 
-def protect(app: Flask, blueprint: str, password: str) -> None:
+def protect(app: Flask, blueprint: str, password: str, security) -> None:
     """Run the admin guard first among a blueprint's request hooks (app-level hooks run before)."""
     def guard():
-        return check_request(password)
+        return check_request(password, security)
 
     app.before_request_funcs.setdefault(blueprint, []).insert(0, guard)
 
 
-def check_request(password: str):
+def check_request(password: str, security):
     """Who: admin session, else the deprecated password; then what: no state change on GET,
     no cross-site post, no other Redis instance."""
-    from bot.console import security
-
     staff = security.current_staff()
     if staff is not None and not staff.can("admin"):
         abort(403, description="The queue pages are for admins.")

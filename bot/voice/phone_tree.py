@@ -16,7 +16,6 @@ from bot.conversation.content import Content
 from bot.conversation.engine import EMERGENCY, MAIN, Context, Engine, Outcome, Reply, State
 from bot.conversation.intents import UPDATES, mark_emergency
 from bot.understanding.keywords import fold
-from bot.reminders.flow import REMINDER_OFFER
 from bot.voice.words import Words, load_words
 
 LANGUAGE, MENU = "language", "menu"   # a call's phase: the language step, then the menus
@@ -24,6 +23,9 @@ DIAL_NODE = "talk"                    # entering this node connects the caller t
 CRISIS_DIAL_NODE = "crisis_line"      # and this one (after a crisis) to CRISIS_LINE_NUMBER: 988
 DIAL_NODES = (DIAL_NODE, CRISIS_DIAL_NODE)
 REPEAT, TEXT_ME, EMERGENCY_KEY, REMIND_KEY = "*", "8", "9", "7"
+# The offer node of flows/reminders.yaml (bot/reminders/flow.py names it too; reminders imports
+# this module for REMIND_KEY, so the name is not imported back).
+REMINDER_OFFER = "reminder_offer"
 RESERVED_KEYS = (TEXT_ME, EMERGENCY_KEY)  # the same on every screen, so flows must not use them
 MISS_HINTS = ("hint.unknown", "hint.bad_number")
 EMERGENCY_REPEATS = 20                # silence repeats the steps this often (~15 min), then goodbye
