@@ -178,3 +178,17 @@ def test_the_image_healthcheck_passes_with_redis_and_fails_without(app, serve):
 
     assert healthcheck(serve(app)) == 0
     assert healthcheck(serve(down)) != 0
+
+
+def test_the_image_holds_what_the_service_reads_and_nothing_for_tests_or_secrets():
+    """The image's file set: the repository's files less .dockerignore's patterns."""
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.split()
+    image = {f for f in files if not dockerignored(f)}
+    for folder in ("bot/", "content/", "flows/"):
+        wanted = {f for f in files if f.startswith(folder)}
+        assert wanted <= image, sorted(wanted - image)[:5]
+    for name in ("wsgi.py", "worker.py", "gunicorn.conf.py", "requirements.txt"):
+        assert name in image, name
+    for f in image:
+        assert not f.startswith(("tests/", "bench/", "deploy/", "docs/", ".ci/", ".env")), f

@@ -50,8 +50,8 @@ def names_in(path: Path) -> set[str]:
                 found.add(_const(node.args[0]))
             elif isinstance(func, ast.Attribute) and func.attr == "getenv" and node.args:
                 found.add(_const(node.args[0]))
-            elif isinstance(func, ast.Name) and func.id in ("_int", "_float") and len(node.args) > 1:
-                found.add(_const(node.args[1]))
+            elif len(node.args) > 1 and _is_environment(node.args[0]):
+                found.add(_const(node.args[1]))  # _int(env, "NAME"), any such helper
             for keyword in node.keywords:
                 if keyword.arg == "envvar":
                     found.add(_const(keyword.value))
