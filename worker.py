@@ -25,10 +25,11 @@ way (tests/test_jobs_crash.py).
 
 When Redis goes away mid-job, RQ's worker quits; this process waits for Redis and starts a new
 worker itself (work_until_stopped), so a single machine without a supervisor that restarts it
-still sends what it promised. The worker is bot/ops/scheduling.py's HelplineWorker: after any stop (Ctrl-C, kill -9, a
-crash) the next worker takes over the dead scheduler's lock at once instead of waiting ten
-minutes, and its scheduler process never outlives it. Ctrl-C (SIGINT) or SIGTERM ends the
-current job, then the worker, without a traceback.
+still sends what it promised. The worker is bot/ops/scheduling.py's HelplineWorker: after any
+stop (Ctrl-C, kill -9, a crash) the next worker takes over the dead scheduler's lock at once
+instead of waiting ten minutes, and its scheduler process never outlives it. Ctrl-C (SIGINT) or
+SIGTERM ends the current job, then the worker, without a traceback; SIGHUP reads content/ and
+flows/ again before the next job (`systemctl reload helpline-worker`).
 """
 from __future__ import annotations
 
