@@ -81,6 +81,12 @@ def wait_for_redis(connection) -> None:
             delay = min(delay * 2, WAIT_MAX)
 
 
+def _stop_waiting(signum, frame) -> None:
+    """SIGTERM while waiting for Redis: nothing is running, so leave at once, cleanly."""
+    log.info("stopped while waiting for Redis")
+    sys.exit(0)
+
+
 def _reap(worker) -> None:
     """RQ leaves a job process running when it quits mid-job: let it end before a new worker
     starts (its job's own timeout bounds the wait), so no two processes hold one job."""
@@ -156,11 +162,13 @@ def work_until_stopped(settings, queues: list[str], rt) -> int:
             worker.work(with_scheduler=True)
         except REDIS_LOST:
             pass  # RQ's own teardown needs Redis too
-        stopped = worker is not None and worker._stop_requested
+        # SIGTERM/Ctrl-C: RQ notes the date, and sets _stop_requested only when it was busy.
+        stopped = worker is not None and (worker._stop_requested
+                                          or worker._shutdown_requested_date is not None)
         lost = worker.execution.job_id if worker is not None and worker.execution else None
         if worker is not None:
             _reap(worker)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the lost worker's handlers are stale
+        signal.signal(signal.SIGTERM, _stop_waiting)  # the lost worker's handlers are stale
         signal.signal(signal.SIGINT, signal.default_int_handler)
         if stopped:
             return 0
