@@ -78,8 +78,11 @@ def test_redis_killed_mid_jobs_then_back_every_promised_text_goes_out_once(
         wait_until(lambda: len(fake_twilio.messages) >= 3 or worker.poll() is not None,
                    "the first texts")
         server.terminate()  # as a crash or an OOM kill would: no goodbye
-        wait_until(lambda: "Redis went away" in stderr_of(log) or worker.poll() is not None,
-                   "the worker to notice")
+        # Mid-job, RQ's worker quits and worker.py waits ("Redis went away"); between jobs
+        # RQ's own dequeue retries ("could not connect to Redis"). Either way: one process.
+        wait_until(lambda: any(line in stderr_of(log) for line in
+                               ("Redis went away", "could not connect to Redis"))
+                   or worker.poll() is not None, "the worker to notice")
         assert worker.poll() is None, stderr_of(log)[-3000:]
 
         own_valkey.append(valkey(port, tmp_path / "valkey"))  # same port, same data
@@ -89,7 +92,6 @@ def test_redis_killed_mid_jobs_then_back_every_promised_text_goes_out_once(
         assert worker.poll() is None, stderr_of(log)[-3000:]  # the same process carried on
         sent = Counter(m.form["To"] for m in fake_twilio.messages)
         assert sent == Counter({number: 1 for number in numbers}), sent
-        assert "Redis answers again" in stderr_of(log)
         client = redis.Redis.from_url(url)
         wait_until(lambda: not client.llen("rq:queue:outbound"), "the queue to drain")
     finally:
