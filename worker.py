@@ -57,6 +57,7 @@ from bot.ops.scheduling import HelplineWorker
 log = logging.getLogger("worker")
 REDIS_LOST = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 WAIT_MAX = 10  # seconds between tries while Redis is away (1, 2, 4, 8, 10, 10, ...)
+QUICK_QUITS = 5  # unasked-for quits within a minute, Redis answering, before giving up
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -152,7 +153,11 @@ def work_until_stopped(settings, queues: list[str], rt) -> int:
     (TimeoutError). Outside compose nothing would restart it, and people who were told "we
     will text you" would wait for ever. So this process waits for Redis and starts a new
     worker itself; what the lost worker held is recovered as after a crash (RQ's abandoned
-    job handling, the dispatcher's leases, the send markers' exactly-once protocol)."""
+    job handling, the dispatcher's leases, the send markers' exactly-once protocol). Redis
+    may be back already when RQ gives up, so any quit that was not asked for starts a new
+    worker; QUICK_QUITS of them within a minute with Redis answering exit with 1 instead, for
+    the supervisor (and a person) to look at."""
+    quits: list[float] = []
     while True:
         connection = connect(settings)
         worker = None
@@ -174,13 +179,20 @@ def work_until_stopped(settings, queues: list[str], rt) -> int:
             return 0
         try:
             connection.ping()
+            now = time.monotonic()
+            quits = [t for t in quits if now - t < 60] + [now]
+            if len(quits) >= QUICK_QUITS:
+                return 1  # RQ keeps quitting with Redis up (its log says why)
+            log.warning("the worker quit without being asked: starting it again")
+            time.sleep(1)
         except REDIS_LOST:
             log.warning("Redis went away: waiting for it, then starting the worker again")
             wait_for_redis(connection)
             log.warning("Redis answers again: starting the worker again")
+        try:
             requeue_lost(connection, lost)
-            continue
-        return 1  # RQ quit for another reason (its log says why): the supervisor decides
+        except REDIS_LOST:
+            pass  # gone again: RQ's abandoned-job handling brings it back later
 
 
 def main(argv: list[str] | None = None) -> int:
