@@ -103,6 +103,8 @@ class Settings:
     inbox_retention_days: int = 7
     inbox_leave_message: bool = False
     inbox_stream_seconds: int = 120
+    # OUTBOUND_TEXTS=off: no check-ins, reminders or "text me this" are offered (or sent).
+    outbound_texts: bool = True
     flows_dir: Path = ROOT / "flows"
     content_dir: Path = ROOT / "content"
     extra: dict = field(default_factory=dict)
@@ -119,6 +121,25 @@ class Settings:
     def twilio_configured(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token
                     and (self.twilio_from_number or self.twilio_messaging_service_sid))
+
+    @property
+    def sends_texts(self) -> bool:
+        """Whether features that text people later are offered: check-ins, reminders, "text
+        me this". Production refuses to start with them on and Twilio's sending settings
+        incomplete (check()), so "on" there always means a real sender."""
+        return self.outbound_texts
+
+    def sending_line(self) -> str:
+        """The one start-up line that says whether texts go out, and how."""
+        if not self.outbound_texts:
+            return ("outbound texts: off (OUTBOUND_TEXTS=off): check-ins, reminders and "
+                    "'text me this' are not offered")
+        if self.twilio_configured:
+            sender = ("messaging service" if self.twilio_messaging_service_sid
+                      else "number ending " + self.twilio_from_number[-4:])
+            return f"outbound texts: on, through Twilio ({sender})"
+        return ("outbound texts: on, but only logged (development: no Twilio sending settings), "
+                "never sent")
 
 
 def load_settings(env: dict | None = None, **overrides) -> Settings:
@@ -169,6 +190,7 @@ def load_settings(env: dict | None = None, **overrides) -> Settings:
         inbox_leave_message=_flag(env.get("INBOX_LEAVE_MESSAGE"), False),
         inbox_stream_seconds=_int(env, "INBOX_STREAM_SECONDS", Settings.inbox_stream_seconds),
         log_format=(env.get("LOG_FORMAT") or ("json" if mode == "production" else "text")).lower(),
+        outbound_texts=_flag(env.get("OUTBOUND_TEXTS"), True),
     )
     values.update(overrides)
     if not values["secret"] and values["env"] in ("development", "test"):
@@ -253,5 +275,13 @@ def check(settings: Settings) -> None:
             problems.append(f"{name} is too weak ({weak}): use at least {MIN_TOKEN_LENGTH} random "
                             "characters (python -c 'import secrets; print(secrets.token_urlsafe(24))')"
                             " or leave it unset")
+    if settings.outbound_texts and not settings.twilio_configured:
+        missing = [name for name, value in (
+            ("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
+            ("TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID",
+             settings.twilio_from_number or settings.twilio_messaging_service_sid)) if not value]
+        problems.append("check-ins, reminders and 'text me this' need Twilio's sending settings ("
+                        + ", ".join(missing) + " missing): set them, or set OUTBOUND_TEXTS=off "
+                        "to run without those features (they are then not offered)")
     if problems:
         raise ConfigError("Refusing to start in production: " + "; ".join(problems))

@@ -1,8 +1,9 @@
 """The composition root: build every long-lived object once per process from Settings."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Callable
 
 import redis
@@ -15,7 +16,7 @@ from bot.config import Settings
 from bot.conversation.content import Content
 from bot.channels.conversations import Conversations
 from bot.conversation.engine import Engine
-from bot.conversation.flows import Flow, load_flow, validate
+from bot.conversation.flows import Flow, Node, load_flow, validate
 from bot.understanding.meaning import Understanding
 from bot.understanding.signals import SignalDetector
 from bot.understanding.keywords import Lexicons
@@ -27,6 +28,7 @@ from bot.privacy import forget
 from bot.inbox import flow as inbox_flow
 from bot.inbox import host as inbox_host
 from bot.places import nearby
+from bot.places.checks import site_problems
 from bot.reminders import flow as reminder_flow
 from bot.reminders import ledger as reminders
 from bot.checkins.rules import Rules
@@ -70,6 +72,19 @@ def load_region(content_dir: Path, region: str) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
+def without_texts(flow: Flow) -> Flow:
+    """The menu graph when OUTBOUND_TEXTS=off: no option leads to check-in sign-up, no screen
+    offers a reminder, and the words that open check-ins say this line sends none."""
+    hub = checkin_flow.HUB
+    nodes = {}
+    for node in flow.nodes.values():
+        options = tuple(o for o in node.options if o.goto != hub)
+        nodes[node.id] = replace(node, options=options, offer=None)
+    nodes[hub] = Node(id=hub, say="checkin.unavailable", entry=True, terminal=True,
+                      file=flow.nodes[hub].file)
+    return replace(flow, nodes=MappingProxyType(nodes))
+
+
 @dataclass
 class Helpline:
     settings: Settings
@@ -101,16 +116,21 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
         "inbox_on": inbox.hours.on,  # the talk menu offers the team only with staffed hours
         "links": {name: e["url"] for name, e in region.get("links", {}).items()},
         "sites": locator.sites_by_region(), "tribal_sites": locator.tribal_sites(),
+        "sending": settings.sends_texts,
     })
     flow = load_flow(settings.flows_dir)
     validate(flow, content.keys())
+    if not settings.sends_texts:
+        flow = without_texts(flow)
     lexicons = Lexicons.from_dir(settings.content_dir, settings.default_locale)
     detector = SignalDetector.from_dir(settings.content_dir)
     rules = Rules.from_settings(settings)
-    hooks = checkin_flow.merge(nearby.handlers(locator), checkin_flow.handlers(rules),
+    texting = ((checkin_flow.handlers(rules), reminder_flow.handlers(rules, reminders.fitter(content)))
+               if settings.sends_texts else (checkin_flow.unavailable(rules), {}))
+    hooks = checkin_flow.merge(nearby.handlers(locator), texting[0],
                                forget.handlers(),  # before reminders: a pending FORGET's YES wins
                                inbox_flow.handlers(inbox),
-                               reminder_flow.handlers(rules, reminders.fitter(content)))
+                               texting[1])
     hooks["after"] = inbox_flow.then(hooks.get("after"), inbox.after)
     drawn = frozenset(n.id for n in flow.nodes.values() if content.needs_params(n.say))
     meaning = understanding(settings, locator, detector)
@@ -126,4 +146,5 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     forget.install(helpline)
     reminders.install(helpline)
     inbox_host.install(helpline, inbox)
+    helpline.extras.setdefault("content_checks", []).append(site_problems)
     return helpline

@@ -309,7 +309,8 @@ def test_staff_names_that_are_not_names_are_refused(console_app, name):
 
 # --- production ---------------------------------------------------------------------------------
 def production(redis_url, **extra):
-    return make_settings(redis_url, HELPLINE_ENV="production", HELPLINE_SECRET=SECRET, **extra)
+    return make_settings(redis_url, HELPLINE_ENV="production", HELPLINE_SECRET=SECRET,
+                         OUTBOUND_TEXTS="off", **extra)
 
 
 def test_production_requires_the_second_factor_and_secure_cookies(redis_url, redis_client):

@@ -368,7 +368,7 @@ def test_the_rq_dashboard_allows_its_own_inline_script_and_eval_and_nothing_else
 
 
 def test_a_script_added_to_a_dashboard_page_gets_no_hash(admin, console_app):
-    from bot.ops.admin import page_policy
+    from bot.console.queues import page_policy
 
     with console_app.test_request_context("/admin/rq/"):
         page = admin.client.get("/admin/rq/")

@@ -33,7 +33,7 @@ ERASED = "We erased what we kept about this number"
 # Keys that name nobody: daily usage counts, send totals, the shared send rate, the dispatcher's
 # last run, and RQ's own bookkeeping (whose job ids and payloads `ties` reads one by one).
 ANONYMOUS = re.compile(r"^(hl:stats:\d{4}-\d\d-\d\d|hl:ci:stats:\d{4}-\d\d-\d\d|hl:metrics:sends"
-                       r"|hl:outbound:bucket|hl:dispatch:last|rq:.*)$")
+                       r"|hl:outbound:bucket|hl:dispatch:last|hl:aof:(next|last)|rq:.*)$")
 
 
 # --- reading all of Redis ----------------------------------------------------------------------

@@ -149,6 +149,8 @@ RETENTION = [
     (r"hl:outbound:bucket", 3600, "the shared send rate (seconds of debt)"),
     (r"rq:job:inbox-(unclaimed|silent|idle|wake)-[\d-]+", 30 * DAY, "an inbox timer waiting for "
      "its time (at most staffed hours' next start + INBOX_IDLE_HOURS + a day)"),
+    (r"hl:aof:(next|last)", 3 * 3600, "when the append-only file is rewritten after FORGET "
+                                      "(times only)"),
     (r"rq:(job|results):[\w-]+", 7 * DAY, "finished (1 h / 24 h) and failed (7 days) jobs; "
                                           "waiting ones keep no TTL until they run"),
     (r"rq:worker:\w+", 600, "a worker's heartbeat"),

@@ -40,7 +40,8 @@ def init_app(app: Flask) -> None:
     """Register the call webhooks, the Redis-free fallback, the voice content check and `call`."""
     helpline = app.config["HELPLINE"]
     voiced = _VOICED + (helpline.settings.default_locale,)
-    app.extensions["voice"] = PhoneTree.build(helpline.engine, helpline.content, voiced)
+    app.extensions["voice"] = PhoneTree.build(helpline.engine, helpline.content, voiced,
+                                              texts=helpline.settings.sends_texts)
     helpline.extras["voice_fallback"] = lambda: _xml(
         fallback(helpline.content, helpline.settings, url_for("voice.step", n=0, at="main")))
     helpline.extras.setdefault("content_checks", []).append(check_voice)

@@ -29,11 +29,10 @@ from rq.job import JobStatus
 from bot.ops import metrics
 from bot.checkins.host import compose, note_keys
 from bot.checkins.rules import Rules
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.outbound.delivery import DONE, FAILED, LATER, RETRY, SENT, SKIPPED, Attempt, deliver_all
 from bot.checkins.dispatch import BUDGET, SEND_QUEUE, owned, recover, requeue, take_due
 from bot.checkins.dispatch import LEASE, job_alive  # noqa: F401 - still importable from here
-from bot.helpline import build
 from bot.outbound.sender import ConsoleSender, build_sender, mask_number
 from bot.storage.ratelimit import TokenBucket
 from bot.storage.keys import OUTBOUND_RATE_KEY
@@ -63,12 +62,9 @@ class Runtime:
     _queues: dict = field(default_factory=dict)
 
     @classmethod
-    def build(cls, settings: Settings | None = None) -> "Runtime":
-        return cls.of(build(settings or load_settings()))
-
-    @classmethod
     def of(cls, helpline) -> "Runtime":
-        """The runtime of an already built helpline (the web app's CLI, tests)."""
+        """The runtime of a built helpline: worker.py builds one (bot.helpline.build) before it
+        forks; the web app's CLI and the tests pass theirs."""
         host, settings = helpline.extras["checkins"], helpline.settings
         bucket = TokenBucket(helpline.redis, OUTBOUND_RATE_KEY, settings.send_rate_per_second,
                              prepay=PREPAY)
@@ -88,7 +84,10 @@ class Runtime:
 
     def warm(self) -> "Runtime":
         """Before a worker forks: build a sender (the Twilio client imports ~900 modules when
-        first used) and compile the check-in templates, or every job process does it again."""
+        first used) and compile the check-in templates, or every job process does it again.
+        With OUTBOUND_TEXTS=off there is no sender to build (production has none)."""
+        if not self.settings.sends_texts:
+            return self
         _ = self.sender
         content = self.helpline.content
         for locale in content.locales:
@@ -112,9 +111,11 @@ _runtime: Runtime | None = None
 
 
 def runtime() -> Runtime:
-    global _runtime
+    """The one `use()` set. A job process inherits it from worker.py, which builds it from the
+    composition root (this module does not import bot.helpline, which imports check-ins)."""
     if _runtime is None:
-        _runtime = Runtime.build()
+        raise RuntimeError("no job runtime: run jobs with `python worker.py`, which builds it "
+                           "(or call bot.checkins.jobs.use(Runtime.of(helpline)) first)")
     return _runtime
 
 
@@ -153,6 +154,9 @@ def schedule_tick(queue: Queue, now: datetime) -> None:
 def dispatch(rt: Runtime, at: datetime) -> Counter:
     """Enqueue every check-in due at `at` and re-send dead leases; safe to run twice."""
     counts: Counter = Counter()
+    if not rt.settings.sends_texts:  # OUTBOUND_TEXTS=off: nothing is sent, nothing piles up
+        rt.helpline.store.mark_dispatched(utcnow())
+        return Counter(texts_off=1)
     if rt.rules.quiet(at):
         counts["quiet_hours"] += 1
     else:

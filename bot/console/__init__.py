@@ -101,7 +101,7 @@ def _csrf_refused(error):
 @bp.errorhandler(redis.exceptions.TimeoutError)
 def unavailable(error):
     """Redis refused, hung or timed out: a page that says so (503), never raw JSON or a wait.
-    Also the RQ dashboard's handler (bot/ops/admin.py)."""
+    Also the RQ dashboard's handler (bot/console/queues.py)."""
     g.staff = None  # the page's menu must not ask Redis who is signed in
     page = render_template("console/error.html", status=503, title="Storage unavailable",
                            message="The console cannot reach its storage (Redis) just now. "

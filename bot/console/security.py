@@ -20,7 +20,7 @@ from bot.console.accounts import derive, role_at_least
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
        "frame-ancestors 'none'")
-# rq-dashboard's pages (bot/ops/admin.py) get their own policy, built from each page: its inline
+# rq-dashboard's pages (bot/console/queues.py) get their own policy, built from each page: its inline
 # scripts and style attributes by hash, and eval for its underscore templates; nothing else.
 DASHBOARD_CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval' {scripts}; style-src "
                  "'self' 'unsafe-hashes' {styles}; img-src 'self' data:; connect-src 'self'; "

@@ -46,7 +46,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Callable, Protocol
 
 import requests
 from twilio.base.exceptions import TwilioException
@@ -54,9 +54,31 @@ from twilio.base.exceptions import TwilioException
 from bot.conversation.content import segments
 from bot.outbound.sender import SendResult, mask_number
 from bot.storage.ratelimit import TokenBucket
-from bot.checkins.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
+
+
+class Subscriptions(Protocol):
+    """The send markers an attempt goes through: check-ins' (bot/checkins/subscriptions.py),
+    reminders' Ledger, "text me this"'s Markers (bot/outbound/markers.py). A protocol, so this
+    package imports no feature that uses it."""
+
+    def marker(self, subject: str, slot: str) -> str | None: ...
+
+    def claim(self, subject: str, slot: str, value: str, previous: str | None,
+              owner: str | None = None) -> int: ...
+
+    def release(self, subject: str, slot: str, value: str) -> None: ...
+
+    def sent(self, subject: str, slot: str, sid: str) -> None: ...
+
+
+class BatchSubscriptions(Subscriptions, Protocol):
+    """deliver_all reads a batch's markers in one round trip (check-ins)."""
+
+    def markers(self, pairs: list[tuple[str, str]]) -> list[str | None]: ...
+
+
 LOOKBACK = 20                       # the number's newest messages checked after an ambiguity
 CLOCK_SKEW = timedelta(minutes=2)   # our clock vs Twilio's date_created
 SENT, DONE, RETRY, FAILED, SKIPPED = "sent", "done", "retry", "failed", "skipped"
@@ -146,7 +168,7 @@ def deliver(subs: Subscriptions, sender, bucket: TokenBucket, attempt: Attempt,
     return (FAILED if result.permanent else RETRY), result
 
 
-def deliver_all(subs: Subscriptions, sender, bucket: TokenBucket, attempts: list[Attempt],
+def deliver_all(subs: BatchSubscriptions, sender, bucket: TokenBucket, attempts: list[Attempt],
                 threads: int = 1, deadline: float | None = None,
                 clock: Callable[[], float] = time.time) -> list[tuple[str, SendResult | None]]:
     """deliver() each attempt, `threads` at a time (sending is waiting on Twilio); in order.

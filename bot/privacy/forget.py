@@ -29,6 +29,7 @@ from rq.results import Result
 
 from bot.channels.conversations import Facts
 from bot.conversation.engine import Engine, Event, Outcome, Reply, State
+from bot.privacy import compaction
 from bot.privacy.vault import Vault
 from bot.storage.keys import gone_key
 from bot.storage.tombstone import Tombstones
@@ -120,6 +121,10 @@ class Forgetter:
         done = self.erase(subject)
         log.info("erased a person on their request (FORGET): %s",
                  ", ".join(f"{k} {v}" for k, v in sorted(done.items())))
+        try:  # and from the disk: an append-only-file rewrite, at most one an hour
+            compaction.book(self.redis)
+        except redis.RedisError as exc:
+            log.error("could not book the append-only file rewrite: %s", type(exc).__name__)
 
 
 def install(helpline) -> Forgetter:

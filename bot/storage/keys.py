@@ -61,6 +61,10 @@ def gone_key(subject: str) -> str:
 DISPATCH_KEY = f"{PREFIX}:dispatch:last"  # when the check-in dispatcher last ran (ISO time)
 SENDS_KEY = f"{PREFIX}:metrics:sends"  # outbound texts by result, summed over every worker
 OUTBOUND_RATE_KEY = f"{PREFIX}:outbound:bucket"  # bot/storage/ratelimit.py: the send rate all workers share
+# After FORGET (bot/privacy/compaction.py): when the booked append-only-file rewrite runs, and
+# when the last one ran (times only, never who).
+AOF_NEXT_KEY = f"{PREFIX}:aof:next"
+AOF_LAST_KEY = f"{PREFIX}:aof:last"
 
 
 # --- check-in subscriptions (bot/checkins/subscriptions.py) ---------------------------------

@@ -99,10 +99,8 @@ def call(number: str) -> None:
     if settings.signature_check and not settings.twilio_auth_token:
         # Only development can lack the token (production refuses to start without it): sign
         # with a throwaway one, so a fresh machine can try a call with signature checks on.
-        from bot import create_app
-
         settings = dataclasses.replace(settings, twilio_auth_token=secrets.token_hex(16))
-        app = create_app(settings)
+        app = app.extensions["helpline.factory"](settings)  # bot.create_app, from the factory
     base = settings.public_base_url or "http://localhost"
     simulator = PhoneSimulator(app.test_client(), base, settings.twilio_auth_token, number,
                                account_sid=settings.twilio_account_sid)
