@@ -17,28 +17,12 @@ from bot.conversation.content import Content
 from bot.conversation.engine import Context, Engine, Outcome, State
 from bot.channels.limits import ANSWER, InboundLimit, window
 from bot.privacy.vault import Vault, mask_number
+from bot.storage.facts import Facts  # noqa: F401  (re-exported: the features' host facts)
 from bot.storage.store import Reading, Store
 
 log = logging.getLogger(__name__)
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.ResponseError,
                 redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError)
-
-
-@dataclass(frozen=True)
-class Facts:
-    """Host facts for the engine's Context (e.g. a check-in plan), read in the step's own round
-    trip: `reads(subject)` names them as (command, key) pairs (store.READS), `parse(subject,
-    results)` turns what they returned, in order, into Context fields."""
-
-    reads: Callable[[str], Sequence[tuple[str, str]]]
-    parse: Callable[[str, list], dict]
-
-    def read(self, client: redis.Redis, subject: str) -> dict:
-        """The same facts on their own, outside a step (one round trip)."""
-        pipe = client.pipeline(transaction=False)
-        for command, key in self.reads(subject):
-            pipe.execute_command(command, key)
-        return self.parse(subject, pipe.execute())
 
 
 @dataclass

@@ -14,13 +14,14 @@ import yaml
 from prometheus_client.core import GaugeMetricFamily
 
 from bot.channels.callers import textable
-from bot.channels.conversations import Facts
+from bot.storage.facts import Facts
 from bot.conversation.engine import Event, Outcome
 from bot.inbox import figures, timers
 from bot.inbox.actions import Desk
 from bot.inbox.events import Events
 from bot.inbox.flow import CLOSE, MESSAGE, OPEN, InboxFlow, Words
-from bot.inbox.hours import Hours, parse_hours
+from bot.config import ConfigError
+from bot.inbox.hours import Hours, HoursError, parse_hours
 from bot.inbox.tickets import CLAIMED, Tickets
 from bot.storage.keys import INBOX_TYPICAL_KEY, inbox_open_key
 
@@ -37,7 +38,11 @@ def load_words(content_dir: Path) -> Words:
 
 
 def hours_of(settings) -> Hours:
-    return parse_hours(settings.inbox_hours, settings.inbox_holidays, settings.tz)
+    """The staffed hours; a schedule nobody could read stops the start (ConfigError, the reason)."""
+    try:
+        return parse_hours(settings.inbox_hours, settings.inbox_holidays, settings.tz)
+    except HoursError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def flow_for(settings) -> InboxFlow:

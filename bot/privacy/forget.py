@@ -27,7 +27,7 @@ from rq.executions import ExecutionRegistry
 from rq.job import Job
 from rq.results import Result
 
-from bot.channels.conversations import Facts
+from bot.storage.facts import Facts
 from bot.conversation.engine import Engine, Event, Outcome, Reply, State
 from bot.privacy import compaction
 from bot.privacy.vault import Vault

@@ -24,7 +24,7 @@ from rq.job import Job, JobStatus
 from bot.understanding import when
 from bot.checkins.rules import Rules
 from bot.conversation.content import Content, segments
-from bot.channels.conversations import Facts
+from bot.storage.facts import Facts
 from bot.checkins.dispatch import FAILURE_TTL, RESULT_TTL, SEND_QUEUE, SEND_TIMEOUT
 from bot.conversation.engine import Reply
 from bot.reminders.checks import offer_problems
