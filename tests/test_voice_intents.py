@@ -49,4 +49,4 @@ def test_spanish_updates_by_voice_read_in_spanish(helpline):
     call, plan = phone.answer(call, Heard(speech="ya llamé al 911"), NOW + timedelta(minutes=1))
     assert call.state.node == "update_called_911"
     said = heard(phone, plan)
-    assert "Quédese con la persona" in said and "No es consejo legal" in said
+    assert "Quédese con la persona" in said and "no es un consejo legal" in said
