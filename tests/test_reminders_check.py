@@ -38,7 +38,7 @@ def test_check_after_the_emergency_steps_checks_in_an_hour_and_2_gets_crisis_hel
     more = person.send("thanks")
     assert "Want a text from us in 1 hour to ask how you are? Reply CHECK" in more
     assert "It is only a text; no one will come" in more
-    assert "we will check on you" in person.send("CHECK")
+    assert "we will text you" in person.send("CHECK")
     assert "Reply CHECK" not in person.send("0")  # offered once
 
     text = check_goes_out(checkin_app, fake_twilio)
@@ -74,7 +74,7 @@ def test_check_without_an_emergency_asks_first(checkin_app, person):
     assert "Want us to text you in 1 hour to check on you? Reply YES" in asked
     assert "For regular check-in texts, text CHECKIN" in asked
     assert scheduled(checkin_app) == {}
-    assert "we will check on you" in person.send("YES")
+    assert "we will text you" in person.send("YES")
     assert len(scheduled(checkin_app)) == 1
 
 

@@ -25,7 +25,7 @@ def test_an_unsure_answer_by_voice_asks_with_keys_and_the_key_opens_the_screen(h
     call = Call(State(), 0, MENU)
     call, plan = phone.answer(call, Heard(speech="my cousin"), NOW)
     said = heard(phone, plan)
-    assert "For treatment, press 1." in said and "For the law if you call 911, press 2." in said
+    assert "For treatment, press 1." in said and "For the law if you call 9 1 1, press 2." in said
     call, plan = phone.answer(call, Heard(speech="two"), NOW)
     assert call.state.node == "legal"
 

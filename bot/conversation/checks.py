@@ -10,6 +10,7 @@ from textstat.textstat import textstatistics
 
 from bot.conversation.content import Content, ContentError, segments
 from bot.conversation.flows import Flow
+from bot.conversation.safety import RuleError, check_renderings, load_rules
 
 MAX_SMS_SEGMENTS = 3
 # Spanish is measured with a Spanish formula: Fernández-Huerta reading ease (0-100, higher is
@@ -77,4 +78,19 @@ def check_content(content: Content, flow: Flow) -> tuple[list[Report], list[str]
                 if channel == "sms" and seg.count > budget:
                     errors.append(f"{entry.file}: {key}: SMS is {seg.count} segments "
                                   f"({seg.encoding}, {seg.units} units); the limit is {budget}")
+    errors += safety_problems(content, reports)
     return reports, errors
+
+
+def safety_problems(content: Content, reports: list[Report]) -> list[str]:
+    """content/safety_rules.yaml applied to every rendering (bot/conversation/safety.py)."""
+    try:
+        rules = load_rules(content.dir, content.locales)
+    except RuleError as exc:
+        return [str(exc)]
+    entries = {(loc, key): e for loc, keyed in content.entries.items() for key, e in keyed.items()}
+    # A voice rendering counts where the entry has words for the ear; the others fall back to
+    # their SMS text, which bot/voice/checks.py already holds to the phone's rules.
+    return check_renderings(rules, ((entries[(r.locale, r.key)].file, r.key, r.locale, r.channel,
+                                     r.text) for r in reports
+                                    if r.channel == "sms" or entries[(r.locale, r.key)].voice))
