@@ -16,6 +16,8 @@ from typing import Callable, Iterable, Mapping
 
 import yaml
 
+from bot.conversation.content import segments
+
 RULES_FILE = "safety_rules.yaml"
 RULE_FIELDS = {"id", "why", "source", "screens", "except", "channels", "locales", "when", "must",
                "must_not", "check"}
@@ -101,8 +103,18 @@ def spanish_accents(text: str) -> list[str]:
             "or keep the accent)"] if hits else []
 
 
+def gsm7(text: str) -> list[str]:
+    """One letter outside GSM-7 (á í ó ú, curly quotes) turns the whole text into UCS-2: 70
+    characters a segment instead of 160."""
+    if segments(text).encoding == "GSM-7":
+        return []
+    odd = sorted({ch for ch in text if segments(ch).encoding != "GSM-7"})
+    return [f"is UCS-2 because of {''.join(odd)!r}: reword to keep GSM-7 (é ñ ü ¿ ¡ are "
+            "GSM-7), or add the key to the rule's except list with the reason"]
+
+
 CHECKS: dict[str, Callable[[str], list[str]]] = {
-    "step_numbers": step_numbers, "spanish_accents": spanish_accents}
+    "step_numbers": step_numbers, "spanish_accents": spanish_accents, "gsm7": gsm7}
 
 
 # --- loading ------------------------------------------------------------------------------------
