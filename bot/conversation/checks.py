@@ -78,9 +78,50 @@ def allowed_sources(content_dir: Path) -> set[str]:
     return set(data.get("sources", {}))
 
 
+SOURCES_DOC = Path("docs") / "sources.md"
+_DOC_SOURCE = re.compile(r"^#{2,4}\s+`([^`]+)`\s*$", re.M)
+
+
+def source_problems(content_dir: Path) -> list[str]:
+    """Every source is described in docs/sources.md, and every `source:` under content/ (entries,
+    sites, region numbers, safety rules) names one: the repository stands alone (issue 24)."""
+    content_dir = Path(content_dir)
+    listed = allowed_sources(content_dir)
+    doc = content_dir.parent / SOURCES_DOC
+    try:
+        described = set(_DOC_SOURCE.findall(doc.read_text(encoding="utf-8")))
+    except OSError:
+        return [f"{SOURCES_DOC}: missing; every source needs its description there"]
+    errors = [f"content/SOURCES.yaml: {s!r} has no section in {SOURCES_DOC} (a heading `{s}`)"
+              for s in sorted(listed - described)]
+    errors += [f"{SOURCES_DOC}: section `{s}` is not in content/SOURCES.yaml"
+               for s in sorted(described - listed)]
+    for path in sorted(content_dir.rglob("*.yaml")):
+        if path.name == "SOURCES.yaml":
+            continue
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for name in sorted(set(_named_sources(data)) - listed):
+            errors.append(f"content/{path.relative_to(content_dir)}: source {name!r} is not in "
+                          f"content/SOURCES.yaml and {SOURCES_DOC}")
+    return errors
+
+
+def _named_sources(data):
+    """Every value under a `source:` key, at any depth."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key == "source":
+                yield from ([value] if isinstance(value, str) else value or ())
+            else:
+                yield from _named_sources(value)
+    elif isinstance(data, list):
+        for item in data:
+            yield from _named_sources(item)
+
+
 def check_content(content: Content, flow: Flow) -> tuple[list[Report], list[str]]:
     """Render every message in every language; return reports and a list of errors."""
-    errors: list[str] = []
+    errors: list[str] = source_problems(content.dir)
     reports: list[Report] = []
     sources = allowed_sources(content.dir)
     default_keys = content.keys()
