@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-insecure-secret-change-me"
 SAMHSA_HELPLINE = "+18006624357"
 # The 988 Lifeline's 10-digit number: it reaches 988 where a phone system cannot dial a 3-digit code
-# (../shared/sources/overdose-response-guidance.md).
+# (overdose-response-guidance.md, docs/sources.md).
 LIFELINE_988 = "+18002738255"
 MIN_SECRET_LENGTH = 32
 MIN_TOKEN_LENGTH = 16  # ADMIN_PASSWORD and METRICS_TOKEN in production

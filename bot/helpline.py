@@ -12,7 +12,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 import yaml
 
-from bot.config import Settings
+from bot.config import SAMHSA_HELPLINE, Settings
 from bot.conversation.content import Content
 from bot.channels.conversations import Conversations
 from bot.conversation.engine import Engine
@@ -114,6 +114,8 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     content = Content(settings.content_dir, settings.default_locale, {
         "program": settings.helpline_name, "phones": phones, "region": region,
         "inbox_on": inbox.hours.on,  # the talk menu offers the team only with staffed hours
+        # what "talk to someone" dials on a call, so its words say who answers (content/*/talk.yaml)
+        "live_line": "samhsa" if settings.live_line_number == SAMHSA_HELPLINE else "own",
         "links": {name: e["url"] for name, e in region.get("links", {}).items()},
         "sites": locator.sites_by_region(), "tribal_sites": locator.tribal_sites(),
         "sending": settings.sends_texts,

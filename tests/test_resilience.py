@@ -86,7 +86,7 @@ def test_redis_down_the_webhooks_answer_and_when_it_returns_everything_carries_o
     assert "1-800-662-4357" in stranger.send("6")  # someone to talk to: the helpline numbers
     caller = Caller(client, "+16125557373")
     caller.start()
-    assert "911" in caller.press("9") and caller.gather() is not None
+    assert "9 1 1" in caller.press("9") and caller.gather() is not None
     down = app.test_cli_runner().invoke(args=["checkins", "dispatch", "--at", due.isoformat()])
     assert down.exit_code != 0  # the dispatcher cannot run; nothing is lost by that
 

@@ -58,6 +58,7 @@ class Entry:
     sms: str
     voice: str | None
     file: str
+    max_segments: int = 3  # the SMS budget: 2 for the emergency and its updates
 
 
 def _tidy(text: str) -> str:
@@ -84,7 +85,8 @@ def load_entries(locale_dir: Path) -> dict[str, Entry]:
             source = raw.get("source") or ()
             source = (source,) if isinstance(source, str) else tuple(source)
             entries[key] = Entry(key, source, raw["sms"], raw.get("voice"),
-                                 f"{path.parent.name}/{path.name}")
+                                 f"{path.parent.name}/{path.name}",
+                                 int(raw.get("max_segments", 3)))
     return entries
 
 

@@ -10,7 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from bot.conversation.checks import check_content
+from bot.conversation.checks import check_content, reading_problem
 from bot.conversation.flows import FlowError, load_flow, validate
 from bot.ops import doctor
 
@@ -44,8 +44,9 @@ def content_check(verbose: bool) -> None:
     for r in reports:
         # English: Flesch-Kincaid grade. Spanish: Fernández-Huerta ease (60 or more is about
         # grade 8 or below); the English grade of a Spanish text is shown but means little.
-        hard = r.grade > 8 if r.ease is None else r.ease < 60
-        flag = "  <- above grade 8" if hard and r.channel == "sms" else ""
+        # Both are measured as read, a line break ending a sentence (checks.as_read).
+        hard = r.channel == "sms" and reading_problem(r.locale, r.key, r.text)
+        flag = "  <- too hard to read" if hard else ""
         ease = "" if r.ease is None else f"  Fernandez-Huerta {r.ease:5.1f}"
         click.echo(f"{r.locale:3} {r.channel:5} {r.key:28} {r.segments} seg {r.encoding:5} "
                    f"grade {r.grade:4.1f}{ease}{flag}")

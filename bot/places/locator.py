@@ -28,8 +28,10 @@ log = logging.getLogger(__name__)
 FOUND, OUT_OF_REGION, INVALID_ZIP, NOT_A_PLACE = "found", "out_of_region", "invalid_zip", "not_a_place"
 REGIONS = ("twin_cities", "north", "central", "south", "statewide")
 SERVICES = frozenset({"naloxone", "syringe_services", "testing", "outreach", "referral"})
-SITE_FIELDS = ("id", "name", "short_name", "phone", "town", "zip", "lat", "lon", "region",
-               "services", "source")
+SITE_FIELDS = ("id", "name", "short_name", "phone", "region", "services", "source")
+# Where a site is. All four, or none: the source gives some agencies only a phone number, so
+# they are listed by area (their area code) and never ranked by a distance we would have to guess.
+LOCATION_FIELDS = ("town", "zip", "lat", "lon")
 SHORT_NAME_MAX = 22
 MAX_TEXT = 320          # two SMS segments; longer messages are stories, not places
 MAX_FREE_WORDS = 5      # "i live in st cloud" yes; a sentence only when it ends in ", MN"
@@ -70,14 +72,18 @@ class Site:
     name: str
     short_name: str
     phone: str
-    town: str
+    town: str               # "" for a site listed by area only (no town in the source)
     zip: str
-    lat: float
-    lon: float
+    lat: float | None
+    lon: float | None
     region: str
     services: tuple[str, ...]
     source: str
     tribal: bool = False
+
+    @property
+    def located(self) -> bool:
+        return self.lat is not None and self.lon is not None
 
 
 @dataclass(frozen=True)
@@ -216,9 +222,14 @@ class Locator:
 
     def nearest(self, lat: float, lon: float, n: int = 3, offset: int = 0) -> list[tuple[Site, float]]:
         """Sites by straight-line distance, nearest first; offset pages on for "MORE"."""
-        ranked = sorted(((s, miles_between(lat, lon, s.lat, s.lon)) for s in self.sites),
+        ranked = sorted(((s, miles_between(lat, lon, s.lat, s.lon)) for s in self.located),
                         key=lambda pair: pair[1])
         return ranked[offset:offset + n]
+
+    @property
+    def located(self) -> list[Site]:
+        """Sites with a known town: only these are ranked by distance."""
+        return [s for s in self.sites if s.located]
 
     def town_names(self) -> list[str]:
         """Every town of the region by its canonical name, for finding one inside a sentence."""
@@ -320,19 +331,25 @@ def _validate(path: str, data: dict) -> tuple[str, str, list[Site], list[Contact
 
     sites = []
     for where, raw in entries("sites", SITE_FIELDS):
-        lat, lon = raw["lat"], raw["lon"]
-        if not all(isinstance(v, (int, float)) for v in (lat, lon)):
+        given = [f for f in LOCATION_FIELDS if raw.get(f) not in (None, "")]
+        if given and len(given) < len(LOCATION_FIELDS):
+            fail(where, f"gives {', '.join(given)} but not all of {', '.join(LOCATION_FIELDS)}: "
+                        "give all four, or none for a site the source names without a town")
+        lat, lon = raw.get("lat"), raw.get("lon")
+        if given and not all(isinstance(v, (int, float)) for v in (lat, lon)):
             fail(where, "lat and lon must be numbers")
-        if not (box["lat_min"] <= lat <= box["lat_max"] and box["lon_min"] <= lon <= box["lon_max"]):
+        if given and not (box["lat_min"] <= lat <= box["lat_max"]
+                          and box["lon_min"] <= lon <= box["lon_max"]):
             fail(where, f"coordinates ({lat}, {lon}) are outside bounds")
         if raw["region"] not in REGIONS:
             fail(where, f"unknown region {raw['region']!r}")
         services = tuple(raw["services"])
         if "naloxone" not in services or not SERVICES.issuperset(services):
             fail(where, f"services {list(services)} must include naloxone and only {sorted(SERVICES)}")
-        sites.append(Site(raw["id"], raw["name"], raw["short_name"], raw["phone"], raw["town"],
-                          str(raw["zip"]), float(lat), float(lon), raw["region"], services,
-                          raw["source"], bool(raw.get("tribal", False))))
+        sites.append(Site(raw["id"], raw["name"], raw["short_name"], raw["phone"],
+                          str(raw["town"]) if given else "", str(raw["zip"]) if given else "",
+                          float(lat) if given else None, float(lon) if given else None,
+                          raw["region"], services, raw["source"], bool(raw.get("tribal", False))))
     statewide = [Contact(raw["id"], raw["name"], raw["short_name"], raw.get("phone"), raw["source"],
                          raw.get("url"))      # phone and url are optional
                  for _, raw in entries("statewide", ("id", "name", "short_name", "source"))]

@@ -27,7 +27,7 @@ def _show(engine: Engine, state: State, locator: Locator, place: dict, offset: i
     pairs = locator.nearest(place["lat"], place["lon"], n=PAGE, offset=offset)
     if not pairs:
         return Outcome(state, (Reply("naloxone.no_more"),))
-    more = offset + PAGE < len(locator.sites)
+    more = offset + PAGE < len(locator.located)
     outcome = engine.enter(state, NODE, params={"place": place["label"],
                                                 "results": _results(pairs, offset), "more": more},
                            remember=remember)

@@ -289,10 +289,13 @@ def say(content: Content):
 
 
 def fitter(content: Content):
-    """fits(replies, locale): the replies joined as one text stay within MAX_SEGMENTS."""
+    """fits(replies, locale): the replies joined as one text stay within MAX_SEGMENTS and within
+    the smallest budget among them, so an offer never pushes an emergency update (2 segments)
+    to 3: it waits for a reply with room (issue 24)."""
     def fits(replies: tuple[Reply, ...], locale: str) -> bool:
         text = "\n\n".join(content.render(r.key, locale, "sms", r.params) for r in replies)
-        return segments(text).count <= MAX_SEGMENTS
+        budget = min([MAX_SEGMENTS] + [content.entry(r.key, locale).max_segments for r in replies])
+        return segments(text).count <= budget
     return fits
 
 

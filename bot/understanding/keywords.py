@@ -21,7 +21,7 @@ FUZZY_MIN_LENGTH = 5
 FUZZY_CUTOFF = 84
 _NON_WORD = re.compile(r"[^a-z0-9ñ]+")
 _REPEATS = re.compile(r"([a-z])\1{2,}")
-# Twilio's reserved keywords (DESIGN.md) are the platform's, not a language's: a Spanish speaker
+# Twilio's reserved keywords (docs/design.md) are the platform's, not a language's: a Spanish speaker
 # who texts STOP or HELP keeps getting Spanish, so these words never count as language evidence.
 CARRIER_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke",
                            "optout", "start", "unstop", "yes", "help", "info"})

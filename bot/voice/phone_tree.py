@@ -293,10 +293,12 @@ class PhoneTree:
                     timeout, zip_entry=node.expects == "place")
 
     def _languages(self) -> Plan:
+        """Each language greets in its own voice, 911 first, then says its key: a Spanish caller
+        hears the 911 line in Spanish before any choice (issue 24)."""
         default = self.content.default
-        lines = [Line("voice.welcome", {}, default)]
-        lines += [Line(f"voice.language.{loc}", {"key": i}, loc)
-                  for i, loc in enumerate(self.voices, 1)]
+        lines = [line for i, loc in enumerate(self.voices, 1)
+                 for line in (Line("voice.welcome", {}, loc),
+                              Line(f"voice.language.{loc}", {"key": i}, loc))]
         names = [w for loc in self.voices
                  for w in sorted(self.engine.lexicons.get(loc).commands.get("language", ()))]
         hints = ", ".join(dict.fromkeys(names + list(self.words_for(default).hints)))
