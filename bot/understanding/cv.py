@@ -20,14 +20,15 @@ import numpy as np
 
 from bot.understanding import data
 from bot.understanding.evaluate import heldout_rows
-from bot.understanding.model import Model, prepare
+from bot.understanding.model import Model
+from bot.understanding.reading import clip
 
 NEAR = 88               # rapidfuzz ratio at or above which two messages are one group
 BINS = (0.0, 0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0001)
 
 
 def category(intent: str, stem: str = "") -> str:
-    if stem.startswith("hypothetical"):
+    if stem.startswith("hypothetical") and intent != "legal":
         return "hypothetical"
     if intent.startswith("update_"):
         return "update"
@@ -80,14 +81,14 @@ def cross_validate(content_dir: Path, heldout_dir: Path, folds: int = 5) -> CVRe
     """Fit `folds` models, each on the other folds' groups, and read the fold left out."""
     from sklearn.model_selection import StratifiedGroupKFold
 
-    from bot.understanding.meaning import Understanding, _detector
+    from bot.understanding.meaning import Understanding, _detector, training_texts
 
     rows = labelled(Path(content_dir), Path(heldout_dir))
     settings = data.load_examples(Path(content_dir)).settings
-    prepared = [prepare(t) for t, _, _, _ in rows]
+    detector = _detector(Path(content_dir))
+    prepared = training_texts([(t, i, loc) for t, i, loc, _ in rows], detector)
     labels = np.array([i for _, i, _, _ in rows])
     groups = near_duplicate_groups(prepared)
-    detector = _detector(Path(content_dir))
     report = CVReport(folds, groups=len(set(groups.tolist())))
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=0)
     for train, test in splitter.split(prepared, labels, groups):
@@ -97,8 +98,8 @@ def cross_validate(content_dir: Path, heldout_dir: Path, folds: int = 5) -> CVRe
         for i in test:
             text, label, locale, cat = rows[i]
             meaning = reader.read(text, locale)
-            p = float(reader.model.scores(prepare(text))[emergency])
-            signal = detector.detect(text)
+            p = float(reader.model.scores(clip(reader.reading(text)))[emergency])
+            signal = meaning.signal
             report.rows.append((text, label, locale, cat, meaning, p,
                                 signal.rule if signal and signal.kind == "emergency" else None))
     return report

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Iterable
 
 from bot.understanding import data as examples_data
-from bot.understanding.model import Model, code_version, prepare
+from bot.understanding.model import Model, code_version
 from bot.understanding.places import PlaceFinder
-from bot.understanding.signals import MAX_CHARS, SignalDetector
+from bot.understanding.reading import clip, current_clause, split_runs
+from bot.understanding.signals import MAX_CHARS, Signal, SignalDetector, normalize
 
 __all__ = ["Meaning", "Understanding", "default_cache_dir"]
 log = logging.getLogger(__name__)
@@ -35,13 +36,24 @@ _DETECTORS: dict[str, SignalDetector] = {}
 _LOCK = threading.Lock()
 
 
+# Intents that say someone is in danger now: their scores are the classifier's vote for an emergency.
+DANGER = ("emergency", "update_not_breathing")
+# A rule whose words sit in one of these frames, with a classifier sure it is something calm,
+# is not even a possible emergency: a grieving mother gets the grief screen, no 911 line.
+
+
 @dataclass(frozen=True)
 class Meaning:
-    emergency: bool                           # overdose in progress NOW: rules OR classifier
+    emergency: bool                           # SURE: an overdose in progress NOW -> the full steps
     crisis: bool                              # suicidal crisis NOW: rules OR classifier
     intents: tuple[tuple[str, float], ...]    # top 3 (intent, score 0..1), best first
     confident: bool                           # top score >= settings "confident"
     place: str | None                         # MN ZIP (ASCII digits) or canonical town name
+    unsure: bool = False                      # a POSSIBLE emergency: one 911 line, then the answer
+    signal: Signal | None = None              # the rule that fired (read once per message)
+    doubt: bool = False                       # the current state is not clearly fine: never "Good."
+    words: int = 0                            # words read (after splitting run-together text)
+    read_rules: bool = False                  # the rules were read (signal is theirs, even None)
 
     @property
     def top(self) -> str | None:
@@ -67,7 +79,12 @@ class Understanding:
         self.data_hash = data_hash
         self._emergency = model.classes.index("emergency")
         self._crisis = model.classes.index("crisis")
+        self._danger = [model.classes.index(c) for c in DANGER if c in model.classes]
         self._memo: dict[tuple[str, str | None], Meaning] = {}
+        # Known words and their cost (idf: rare words cost more) for splitting run-together text.
+        self._costs = model.word_costs()
+        self._transition = detector.patterns.get("transition")
+        self._doubt = detector.patterns.get("doubt")
 
     @classmethod
     def from_dir(cls, content_dir: Path, towns: Iterable[str] = (),
@@ -78,13 +95,13 @@ class Understanding:
         cache_dir defaults to default_cache_dir(); a caller that already has the emergency
         rules loaded (the helpline does) may pass its SignalDetector instead of a second one."""
         content_dir = Path(content_dir)
-        key = examples_data.data_hash(content_dir, code_version())
         cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         with _LOCK:
+            detector = detector or _detector(content_dir)
+            key = examples_data.data_hash(content_dir, code_version() + detector.signature())
             source = "memory"
             if key not in _MODELS:
-                _MODELS[key], source = _load_or_train(content_dir, key, cache_dir)
-            detector = detector or _detector(content_dir)
+                _MODELS[key], source = _load_or_train(content_dir, key, cache_dir, detector)
         model, settings = _MODELS[key]
         return cls(model, settings, detector, towns, source, key)
 
@@ -101,21 +118,48 @@ class Understanding:
             self._memo[memo_key] = found
         return found
 
+    def reading(self, text: str) -> str:
+        """The text every reader sees: normalized, run-together words split, negation typos
+        fixed ("hesnotbreathing", "he is nto breathing" -> "hes not breathing")."""
+        norm = normalize(text[:MAX_CHARS])
+        return self.detector.respell(split_runs(norm, self._costs))
+
     def _read(self, text: str) -> Meaning:
-        signal = self.detector.detect(text)
-        norm = prepare(text)
-        probs = self.model.scores(norm)
+        norm = self.reading(text)
+        signal = self.detector.detect(norm) if norm else None  # the only run of the rules
+        probs = self.model.scores(clip(norm))
         order = probs.argsort()[::-1][:TOP_N]
         intents = tuple((self.model.classes[i], round(float(probs[i]), 4)) for i in order)
-        rules = signal.kind if signal is not None else None
-        # The rules are the floor; the classifier may add an emergency or a crisis they missed,
-        # but not turn what the rules read as a crisis into an overdose.
-        emergency = rules == "emergency" or (
-            rules != "crisis" and float(probs[self._emergency]) >= self.settings["emergency_classifier"])
-        crisis = rules == "crisis" or float(probs[self._crisis]) >= self.settings["crisis_classifier"]
-        return Meaning(emergency=emergency, crisis=crisis and not emergency, intents=intents,
-                       confident=bool(intents) and intents[0][1] >= self.settings["confident"],
-                       place=self.places.find(text[:MAX_CHARS]))
+        confident = bool(intents) and intents[0][1] >= self.settings["confident"]
+        sure, unsure = self._urgency(signal, probs, intents, confident)
+        crisis = (signal is not None and signal.kind == "crisis") or \
+            float(probs[self._crisis]) >= self.settings["crisis_classifier"]
+        now = current_clause(norm, self._transition)
+        return Meaning(emergency=sure, crisis=crisis and not sure, intents=intents,
+                       confident=confident, place=self.places.find(text[:MAX_CHARS]),
+                       unsure=unsure and not sure, signal=signal,
+                       doubt=bool(self._doubt and self._doubt.search(now)),
+                       words=len(norm.split()), read_rules=True)
+
+    def _urgency(self, signal, probs, intents, confident: bool) -> tuple[bool, bool]:
+        """(sure, unsure): the rules and the classifier vote (docs/understanding.md, "Three
+        answers"). Rules read as now are sure unless the classifier is confident the message is
+        something calm; rules in a past, what-if, lesson, legal, grief or everyday frame are sure
+        only when the classifier agrees, unsure when it does not say calm; the classifier alone
+        is sure at or above `emergency_classifier`, unsure at or above `emergency_unsure`."""
+        settings = self.settings
+        danger = float(sum(probs[i] for i in self._danger))
+        calm = (confident and intents[0][0] not in DANGER and not intents[0][0].startswith("update_")
+                and danger < settings["emergency_veto"])
+        if signal is not None and signal.kind == "emergency":
+            if signal.frame is None:
+                return not calm, calm
+            agree = danger >= settings["emergency_agree"]
+            return agree, not agree and not calm
+        if signal is not None and signal.kind == "crisis":
+            return False, False  # the rules read a crisis: the classifier may not make it an overdose
+        p = float(probs[self._emergency])
+        return p >= settings["emergency_classifier"], p >= settings["emergency_unsure"]
 
 
 def _detector(content_dir: Path) -> SignalDetector:
@@ -126,7 +170,13 @@ def _detector(content_dir: Path) -> SignalDetector:
     return _DETECTORS[key]
 
 
-def _load_or_train(content_dir: Path, key: str, cache_dir: Path) -> tuple[tuple[Model, dict], str]:
+def training_texts(rows, detector: SignalDetector) -> list[str]:
+    """The examples as the model reads messages: normalized, clipped, negation typos fixed."""
+    return [clip(detector.respell(normalize(text[:MAX_CHARS]))) for text, _, _ in rows]
+
+
+def _load_or_train(content_dir: Path, key: str, cache_dir: Path,
+                   detector: SignalDetector) -> tuple[tuple[Model, dict], str]:
     path = cache_dir / f"model-{key[:32]}.npz"
     settings = None
     if path.is_file():
@@ -138,7 +188,7 @@ def _load_or_train(content_dir: Path, key: str, cache_dir: Path) -> tuple[tuple[
         except Exception as exc:  # corrupt, truncated, foreign: retrain, never fail start-up
             log.warning("understanding cache %s unreadable (%s): retraining", path.name, exc)
     examples = examples_data.load_examples(content_dir)
-    texts = [prepare(text) for text, _, _ in examples.rows]
+    texts = training_texts(examples.rows, detector)
     labels = [intent for _, intent, _ in examples.rows]
     model, _ = Model.train(texts, labels, examples.settings["C"])
     try:

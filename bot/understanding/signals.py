@@ -11,6 +11,7 @@ rules lean towards firing; the only brakes are narrow `unless` guards, such as t
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -68,11 +69,18 @@ def normalize(text: str) -> str:
 
 @dataclass(frozen=True)
 class Signal:
-    """What detect() found: kind is "emergency" or "crisis"; locale is the language hint."""
+    """What detect() found: kind is "emergency" or "crisis"; locale is the language hint.
+
+    frame: None when the rule's words read as happening now; else the frame they sit in
+    ("hypothetical", "past", "grief", "learning", "legal", "everyday"), which makes them a
+    possible emergency at most (bot/understanding/meaning.py decides with the classifier).
+    word: the rule fires on a word ("911", "overdose") rather than on a person in danger."""
 
     kind: str
     locale: str
     rule: str
+    frame: str | None = None
+    word: bool = False
 
 
 def _alternation(items, where: str) -> str:
@@ -145,12 +153,17 @@ class _RuleSet:
                         for name, (rx, unless) in rules.items() if unless is not None]
 
     def match(self, text: str) -> str | None:
-        if self.combined and (m := self.combined.search(text)):
-            return next(self.names[g] for g, v in m.groupdict().items() if v is not None)
+        return next((name for name, _, _ in self.hits(text)), None)
+
+    def hits(self, text: str):
+        """(rule, start, end) of every match: the combined regex's, then the guarded rules'."""
+        if self.combined:
+            for m in self.combined.finditer(text):
+                yield next(self.names[g] for g, v in m.groupdict().items() if v is not None), \
+                    m.start(), m.end()
         for name, rx, unless in self.guarded:
-            if rx.search(text) and not unless.search(text):
-                return name
-        return None
+            if (m := rx.search(text)) and not unless.search(text):
+                yield name, m.start(), m.end()
 
 
 @dataclass
@@ -158,6 +171,9 @@ class _Locale:
     rules: dict[str, _RuleSet]
     known: frozenset[str]     # every word this locale's data names: a language hint
     vocabulary: frozenset[str]
+    frames: dict[str, str] = None          # frame name -> regex (emergency.frames)
+    word_rules: frozenset[str] = frozenset()
+    negations: tuple[str, ...] = ()
 
 
 def _load_locale(path: Path) -> _Locale:
@@ -183,7 +199,40 @@ def _load_locale(path: Path) -> _Locale:
     # Only listed words are typo targets: correcting towards every concept word turned real words
     # into signals ("cooking" -> "choking", "bathing" -> "breathing").
     vocabulary = {normalize(str(w)) for s in sections.values() for w in s.get("vocabulary") or ()}
-    return _Locale(rules, known, frozenset(vocabulary))
+    emergency = sections["emergency"]
+    frames = {str(name): _expand(str(rx), macros, f"{path}: emergency.frames.{name}")
+              for name, rx in (emergency.get("frames") or {}).items()}
+    for name, rx in frames.items():
+        try:
+            re.compile(rx)
+        except re.error as exc:
+            raise ValueError(f"{path}: emergency.frames.{name}: bad pattern: {exc}") from None
+    negations = tuple(normalize(str(w)) for w in emergency.get("negations") or ())
+    return _Locale(rules, known, frozenset(vocabulary), frames,
+                   frozenset(str(r) for r in emergency.get("word_rules") or ()), negations)
+
+
+# Frames (content/<locale>/keywords.yaml emergency.frames), in the order they are tried:
+# "if_before" just before a rule's words makes it a what-if; "now" near them keeps it now; the
+# everyday frame anywhere; then "present" tense near them keeps it now; then the other frames.
+FRAMES = ("hypothetical", "past", "grief", "learning", "legal", "everyday")
+NEAR_CHARS = 50           # how far from a rule's words "now" and "if" are looked for
+
+def negation_typos(negations, known) -> dict[str, str]:
+    """Misspellings of negation words that no real word shares: "nto", "istn", "dnot"...
+    Short words are never fuzzy-corrected (too many real neighbours), so the slips that flip a
+    meaning are listed: two neighbouring letters swapped, or (5+ letters) one inner letter
+    dropped. A variant that is a known word stays a word."""
+    out: dict[str, str] = {}
+    for word in negations:
+        if " " in word or len(word) < 3:
+            continue
+        variants = {word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(len(word) - 1)}
+        if len(word) >= 5:
+            variants |= {word[:i] + word[i + 1:] for i in range(1, len(word) - 1)}
+        for v in variants - {word} - set(known) - set(negations):
+            out.setdefault(v, word)
+    return out
 
 
 class SignalDetector:
@@ -203,6 +252,22 @@ class SignalDetector:
         self._vocabulary = sorted(self._vocabulary_set)
         self._cache: dict[str, str] = {}
         self._short: dict[str, Signal | None] = {}  # most texts are a digit or a word or two
+        self._word_rules = frozenset().union(*(loc.word_rules for loc in locales.values()))
+        frames: dict[str, list[str]] = {}
+        for loc in locales.values():
+            for name, rx in (loc.frames or {}).items():
+                frames.setdefault(name, []).append(rx)
+        union = {name: re.compile("|".join(f"(?:{rx})" for rx in rxs)) for name, rxs in frames.items()}
+        self._now = union.get("now")
+        self._present = union.get("present")
+        self._if_before = union.get("if_before")
+        self._frames = [(name, union[name]) for name in FRAMES if name in union]
+        self.patterns = union  # "transition" and "doubt" are read by meaning.py
+        known = self._known | self._vocabulary_set
+        self.typos = {}
+        for loc in locales.values():
+            for typo, word in negation_typos(loc.negations, known).items():
+                self.typos.setdefault(typo, word)
 
     @classmethod
     def from_dir(cls, content_dir: Path) -> "SignalDetector":
@@ -232,13 +297,61 @@ class SignalDetector:
         fixed = " ".join(self._correct(t) for t in tokens)
         # One haystack, two readings; a gap (\S+ ) cannot cross the newline between them.
         haystack = norm if fixed == norm else f"{norm}\n{fixed}"
+        framed = None
         for kind in KINDS:
-            hits = [(loc, rule) for loc, data in self.locales.items()
-                    if (rule := data.rules[kind].match(haystack))]
-            if hits:
-                loc, rule = max(hits, key=lambda hit: self._affinity(hit[0], tokens))
-                return Signal(kind, loc, rule)
-        return None
+            now, later = [], []
+            for loc, data in self.locales.items():
+                for rule, start, end in data.rules[kind].hits(haystack):
+                    frame = self._frame(haystack, start, end) if kind == "emergency" else None
+                    (later if frame else now).append((loc, rule, frame))
+                    if frame is None:
+                        break  # one rule read as now is enough for this locale
+            hits = now or later
+            if not hits:
+                continue
+            loc, rule, frame = max(hits, key=lambda hit: self._affinity(hit[0], tokens))
+            found = Signal(kind, loc, rule, frame, rule in self._word_rules)
+            if frame is None:
+                return found
+            framed = framed or found  # a crisis now wins over an emergency that is not now
+        return framed
+
+    def _frame(self, haystack: str, start: int, end: int) -> str | None:
+        """The frame a rule's words sit in: None (now), or why they are not now. A what-if just
+        before the words wins; then anything saying now near them; then the message's frame."""
+        line_start = haystack.rfind("\n", 0, start) + 1
+        line_end = haystack.find("\n", end)
+        line = haystack[line_start:line_end if line_end >= 0 else len(haystack)]
+        start, end = start - line_start, end - line_start
+        if self._if_before is not None and self._if_before.search(
+                line[max(0, start - NEAR_CHARS):start]):
+            return "hypothetical"
+        near = line[max(0, start - NEAR_CHARS):end + NEAR_CHARS]
+        if self._now is not None and self._now.search(near):
+            return None
+        frames = iter(self._frames)
+        for name, rx in frames:  # everyday life first: "my son wont wake up for school" is present
+            if name == "everyday" and rx.search(line):
+                return name
+        if self._present is not None and self._present.search(near):
+            return None
+        return next((name for name, rx in self._frames if name != "everyday" and rx.search(line)),
+                    None)
+
+    def signature(self) -> str:
+        """What of this detector changes the texts a model is trained on (its negation typos)."""
+        return ";typos=" + hashlib.sha256("\n".join(sorted(f"{k}={v}" for k, v in self.typos.items())
+                                                    ).encode()).hexdigest()[:12]
+
+    def respell(self, norm: str) -> str:
+        """Negation typos fixed in a normalized text ("he is nto breathing" -> "... not ..."),
+        so the classifier reads the same negation as the rules."""
+        typos = self.typos
+        if not typos:
+            return norm
+        words = norm.split()
+        fixed = [typos.get(w, w) for w in words]
+        return norm if fixed == words else " ".join(fixed)
 
     def _affinity(self, locale: str, tokens: list[str]) -> int:
         """How many words of the message this locale's data knows: picks the language hint."""
@@ -258,6 +371,8 @@ class SignalDetector:
         "hesnotbreathing" -> "hes not breathing"; anything else stays as it was."""
         if token in self._known or not (token.isascii() and token.isalpha()):
             return token
+        if token in self.typos:  # "nto", "istn": short slips that flip a meaning
+            return self.typos[token]
         single = _DOUBLES.sub(r"\1", token)
         if single in self._known:
             return single
