@@ -63,6 +63,9 @@ OUTSIDE: Mapping[str, str] = {"update_not_breathing": "emergency",
 ABOUT_PLACES = frozenset({"naloxone_where", "update_no_naloxone", "naloxone_otc",
                           "naloxone_what"})
 NOT_SCREENS = frozenset({"other"})
+# Intents whose own screen answers better than any menu word in the message: a loss mentioned
+# with "support group" or "talk" gets the grief screen (which names groups and 988).
+OWN_SCREEN = frozenset({"grief", "privacy"})
 
 
 # Emergency rules that fire on a word ("911", "overdosing") rather than on a person in danger.

@@ -81,7 +81,8 @@ class MeaningRules:
         node = intents.screen(intent, self.flow, intents.in_emergency(state, now))
         if node is None:
             return None
-        topic = self.lexicons.topic(folded, state.locale)
+        topic = self.lexicons.topic(folded, state.locale) if intent not in intents.OWN_SCREEN \
+            else None
         if topic is not None and (len(folded.split()) == 1  # one menu word: as it always worked
                                   or intents.topic_wins(topic[0], intent, node, self.flow)):
             node = topic[0]  # "programa ambulatorio", "jeringas limpias", "pregnant and using"

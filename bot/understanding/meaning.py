@@ -38,8 +38,10 @@ _LOCK = threading.Lock()
 
 # Intents that say someone is in danger now: their scores are the classifier's vote for an emergency.
 DANGER = ("emergency", "update_not_breathing")
-# A rule whose words sit in one of these frames, with a classifier sure it is something calm,
-# is not even a possible emergency: a grieving mother gets the grief screen, no 911 line.
+# Frames in which the rules' words are at most a possible emergency, whatever the classifier says:
+# "what do i do if someone stops breathing" is a lesson even when it reads like an emergency.
+ONLY_POSSIBLE = frozenset({"hypothetical", "learning"})
+SHORT_WORDS = 3          # "911", "call 911 now", "od": a word rule alone is the message, so it is sure
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ class Understanding:
         order = probs.argsort()[::-1][:TOP_N]
         intents = tuple((self.model.classes[i], round(float(probs[i]), 4)) for i in order)
         confident = bool(intents) and intents[0][1] >= self.settings["confident"]
-        sure, unsure = self._urgency(signal, probs, intents, confident)
+        sure, unsure = self._urgency(signal, probs, intents, confident, len(norm.split()))
         crisis = (signal is not None and signal.kind == "crisis") or \
             float(probs[self._crisis]) >= self.settings["crisis_classifier"]
         now = current_clause(norm, self._transition)
@@ -141,21 +143,28 @@ class Understanding:
                        doubt=bool(self._doubt and self._doubt.search(now)),
                        words=len(norm.split()), read_rules=True)
 
-    def _urgency(self, signal, probs, intents, confident: bool) -> tuple[bool, bool]:
+    def _urgency(self, signal, probs, intents, confident: bool, words: int) -> tuple[bool, bool]:
         """(sure, unsure): the rules and the classifier vote (docs/understanding.md, "Three
-        answers"). Rules read as now are sure unless the classifier is confident the message is
-        something calm; rules in a past, what-if, lesson, legal, grief or everyday frame are sure
-        only when the classifier agrees, unsure when it does not say calm; the classifier alone
-        is sure at or above `emergency_classifier`, unsure at or above `emergency_unsure`."""
+        answers"). A person in danger read as now (the rules) is sure unless the classifier is
+        confident the message is something calm; a word rule ("911", "overdose") read as now is
+        sure only when the classifier's danger vote agrees; rules in a what-if or a lesson are at
+        most possible; in the past, grief, the law or everyday life, sure only when the classifier
+        agrees. Possible (the unsure line) unless the classifier is confident it is calm. The
+        classifier alone: sure at or above `emergency_classifier`, possible at `emergency_unsure`."""
         settings = self.settings
         danger = float(sum(probs[i] for i in self._danger))
         calm = (confident and intents[0][0] not in DANGER and not intents[0][0].startswith("update_")
                 and danger < settings["emergency_veto"])
         if signal is not None and signal.kind == "emergency":
-            if signal.frame is None:
-                return not calm, calm
             agree = danger >= settings["emergency_agree"]
-            return agree, not agree and not calm
+            if signal.frame is None and not signal.word:
+                return not calm, calm                    # a person in danger, read as now
+            if signal.frame is None:                     # a word ("911", "overdose") read as now
+                short = words <= SHORT_WORDS                 # "911", "call 911 now": the rule
+                return agree or short, not (agree or short) and not calm
+            if signal.frame in ONLY_POSSIBLE or signal.word:
+                return False, not calm                   # a what-if, a lesson, or a framed word
+            return agree, not agree and not calm         # past, grief, legal, everyday: if both say so
         if signal is not None and signal.kind == "crisis":
             return False, False  # the rules read a crisis: the classifier may not make it an overdose
         p = float(probs[self._emergency])

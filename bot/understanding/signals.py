@@ -218,6 +218,20 @@ def _load_locale(path: Path) -> _Locale:
 FRAMES = ("hypothetical", "past", "grief", "learning", "legal", "everyday")
 NEAR_CHARS = 50           # how far from a rule's words "now" and "if" are looked for
 
+_SOUNDS = ((re.compile(r"([a-z])\1+"), r"\1"), (re.compile(r"v"), "b"), (re.compile(r"z"), "s"),
+           (re.compile(r"c(?=[ei])"), "s"), (re.compile(r"qu(?=[ei])"), "k"), (re.compile(r"ll"), "y"),
+           (re.compile(r"(?<![cs])h"), ""), (re.compile(r"ph"), "f"))
+
+
+def sounds_like(word: str) -> str:
+    """A spelling-by-ear key: doubled letters once, b/v, s/z/soft c, k/qu, y/ll, silent h
+    ("lavios" and "labios", "rrespira" and "respira", "ijo" and "hijo" share a key). Only words
+    of 4+ letters are looked up by it, and only when they are not words already."""
+    for rx, sub in _SOUNDS:
+        word = rx.sub(sub, word)
+    return word
+
+
 def negation_typos(negations, known) -> dict[str, str]:
     """Misspellings of negation words that no real word shares: "nto", "istn", "dnot"...
     Short words are never fuzzy-corrected (too many real neighbours), so the slips that flip a
@@ -252,6 +266,10 @@ class SignalDetector:
         self._vocabulary = sorted(self._vocabulary_set)
         self._cache: dict[str, str] = {}
         self._short: dict[str, Signal | None] = {}  # most texts are a digit or a word or two
+        # Words spelt as they sound ("lavios", "vaño", "rrespira"): one key per sound.
+        self._sounds = {}
+        for word in sorted(self._known | self._vocabulary_set):
+            self._sounds.setdefault(sounds_like(word), word)
         self._word_rules = frozenset().union(*(loc.word_rules for loc in locales.values()))
         frames: dict[str, list[str]] = {}
         for loc in locales.values():
@@ -376,6 +394,9 @@ class SignalDetector:
         single = _DOUBLES.sub(r"\1", token)
         if single in self._known:
             return single
+        heard = self._sounds.get(sounds_like(token)) if len(token) >= 4 else None
+        if heard is not None:  # "lavios" -> "labios", "vaño" -> "bano"
+            return heard
         # Exact pieces first ("nodespierta" is "no despierta", not a typo of "despierta"),
         # then one misspelt word ("unconcious" is not "un" + "concious"), then both.
         return (self._split(token, fuzzy_tail=False) or self._fuzzy(token)
