@@ -39,7 +39,8 @@ def test_meaning_has_the_contract_fields_and_is_frozen(understanding):
     found = understanding.read("where can i get narcan in duluth", "en")
     assert isinstance(found, Meaning)
     assert [f.name for f in dataclasses.fields(Meaning)] == [
-        "emergency", "crisis", "intents", "confident", "place"]
+        "emergency", "crisis", "intents", "confident", "place", "unsure", "signal", "doubt",
+        "words", "read_rules"]
     assert found.top == "naloxone_where" and found.confident and found.place == "Duluth"
     assert found.emergency is False and found.crisis is False
     assert len(found.intents) == 3
@@ -59,9 +60,9 @@ def test_a_repeated_text_is_answered_from_the_memo(understanding):
     assert understanding.read("como consigo narcan", "es") is first
 
 
-def test_gibberish_is_not_confident(understanding):
+def test_gibberish_is_off_topic_never_an_emergency(understanding):
     found = understanding.read("qzx vvbn pplk")
-    assert not found.confident and not found.emergency
+    assert found.top == "other" and not found.emergency and not found.unsure
 
 
 @pytest.mark.parametrize("text, intent", [
@@ -126,10 +127,11 @@ def test_the_rules_are_a_floor(understanding, text):
     assert understanding.read(text).emergency
 
 
-def test_the_classifier_adds_an_emergency_the_rules_miss(understanding):
-    text = "came home and my uncle is face down in the kitchen"
+def test_the_classifier_adds_a_possible_emergency_the_rules_miss(understanding):
+    text = "my sister used a bag and now she is making no sense and her head keeps dropping"
     assert understanding.detector.detect(text) is None
-    assert understanding.read(text).emergency
+    found = understanding.read(text)
+    assert found.emergency or found.unsure
 
 
 def test_crisis_is_flagged_and_loses_to_an_emergency(understanding):
@@ -275,7 +277,7 @@ def test_cli_check_and_eval_print_the_hash_counts_and_figures(understanding):
     assert "emergency " in checked.output and "model: " in checked.output
     evaluated = runner.invoke(group, ["eval"])
     assert evaluated.exit_code == 0, evaluated.output
-    for needle in ("[en] accuracy", "[es] accuracy", "emergency recall (rules OR model)",
+    for needle in ("[en] accuracy", "[es] accuracy", "emergency recall (steps or the unsure line)",
                    "false alarms on non-emergency messages", "law vs emergency"):
         assert needle in evaluated.output
     missing = runner.invoke(group, ["eval", "--data", str(CONTENT)])

@@ -27,7 +27,7 @@ SETTINGS_FILE = "settings.yaml"
 DEFAULT_SETTINGS = {
     "confident": 0.45,             # top score below this: the engine asks what the person meant
     "emergency_classifier": 0.9,   # the classifier alone: SURE (the full steps) at or above this
-    "emergency_unsure": 0.5,       # the classifier alone: a POSSIBLE emergency (the 911 line)
+    "emergency_unsure": 0.3,       # the classifier alone: a POSSIBLE emergency (the 911 line)
     "emergency_agree": 0.5,        # rules in a past/what-if/... frame: sure when the classifier's
                                    # danger vote (emergency + still not breathing) reaches this
     "emergency_veto": 0.1,         # below this danger vote, with a confident calm intent, rules

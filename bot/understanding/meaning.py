@@ -41,6 +41,10 @@ DANGER = ("emergency", "update_not_breathing")
 # Frames in which the rules' words are at most a possible emergency, whatever the classifier says:
 # "what do i do if someone stops breathing" is a lesson even when it reads like an emergency.
 ONLY_POSSIBLE = frozenset({"hypothetical", "learning"})
+# Intents that may overrule the rules' "now" (to the unsure line): everyday life and grief. A
+# question about the law or naloxone asked with someone in danger ("hes not breathing, will i get
+# arrested") stays an emergency.
+CALM = frozenset({"other", "grief"})
 SHORT_WORDS = 3          # "911", "call 911 now", "od": a word rule alone is the message, so it is sure
 
 
@@ -153,8 +157,7 @@ class Understanding:
         classifier alone: sure at or above `emergency_classifier`, possible at `emergency_unsure`."""
         settings = self.settings
         danger = float(sum(probs[i] for i in self._danger))
-        calm = (confident and intents[0][0] not in DANGER and not intents[0][0].startswith("update_")
-                and danger < settings["emergency_veto"])
+        calm = (confident and intents[0][0] in CALM and danger < settings["emergency_veto"])
         if signal is not None and signal.kind == "emergency":
             agree = danger >= settings["emergency_agree"]
             if signal.frame is None and not signal.word:

@@ -217,6 +217,7 @@ def _load_locale(path: Path) -> _Locale:
 # everyday frame anywhere; then "present" tense near them keeps it now; then the other frames.
 FRAMES = ("hypothetical", "past", "grief", "learning", "legal", "everyday")
 NEAR_CHARS = 50           # how far from a rule's words "now" and "if" are looked for
+NOW, NO_FRAME = "now", ""  # _frame's two readings as now: said so near the words, or by default
 
 _SOUNDS = ((re.compile(r"([a-z])\1+"), r"\1"), (re.compile(r"v"), "b"), (re.compile(r"z"), "s"),
            (re.compile(r"c(?=[ei])"), "s"), (re.compile(r"qu(?=[ei])"), "k"), (re.compile(r"ll"), "y"),
@@ -320,23 +321,27 @@ class SignalDetector:
             now, later = [], []
             for loc, data in self.locales.items():
                 for rule, start, end in data.rules[kind].hits(haystack):
-                    frame = self._frame(haystack, start, end) if kind == "emergency" else None
-                    (later if frame else now).append((loc, rule, frame))
-                    if frame is None:
+                    frame = self._frame(haystack, start, end) if kind == "emergency" else NOW
+                    (now if frame in (NOW, NO_FRAME) else later).append((loc, rule, frame))
+                    if frame == NOW:
                         break  # one rule read as now is enough for this locale
             hits = now or later
             if not hits:
                 continue
-            loc, rule, frame = max(hits, key=lambda hit: self._affinity(hit[0], tokens))
-            found = Signal(kind, loc, rule, frame, rule in self._word_rules)
-            if frame is None:
+            loc, rule, frame = max(hits, key=lambda hit: (hit[2] == NOW, self._affinity(hit[0], tokens)))
+            # A word rule ("911", "overdose") counts as a word unless something near it says now.
+            found = Signal(kind, loc, rule, frame if frame not in (NOW, NO_FRAME) else None,
+                           rule in self._word_rules and frame != NOW)
+            if found.frame is None:
                 return found
             framed = framed or found  # a crisis now wins over an emergency that is not now
         return framed
 
-    def _frame(self, haystack: str, start: int, end: int) -> str | None:
-        """The frame a rule's words sit in: None (now), or why they are not now. A what-if just
-        before the words wins; then anything saying now near them; then the message's frame."""
+    def _frame(self, haystack: str, start: int, end: int) -> str:
+        """The frame a rule's words sit in: NOW (something near them says now), NO_FRAME
+        (nothing says either way: when in doubt, now), or why they are not now. A what-if just
+        before the words wins; then a "now" near them; then everyday life anywhere in the
+        message; then present tense about a person near them; then the message's other frames."""
         line_start = haystack.rfind("\n", 0, start) + 1
         line_end = haystack.find("\n", end)
         line = haystack[line_start:line_end if line_end >= 0 else len(haystack)]
@@ -346,15 +351,14 @@ class SignalDetector:
             return "hypothetical"
         near = line[max(0, start - NEAR_CHARS):end + NEAR_CHARS]
         if self._now is not None and self._now.search(near):
-            return None
-        frames = iter(self._frames)
-        for name, rx in frames:  # everyday life first: "my son wont wake up for school" is present
-            if name == "everyday" and rx.search(line):
-                return name
+            return NOW
+        frames = dict(self._frames)
+        if "everyday" in frames and frames["everyday"].search(line):
+            return "everyday"  # "my son wont wake up for school" is present tense, and not this
         if self._present is not None and self._present.search(near):
-            return None
+            return NOW
         return next((name for name, rx in self._frames if name != "everyday" and rx.search(line)),
-                    None)
+                    NO_FRAME)
 
     def signature(self) -> str:
         """What of this detector changes the texts a model is trained on (its negation typos)."""
