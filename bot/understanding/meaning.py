@@ -39,8 +39,10 @@ _LOCK = threading.Lock()
 # Intents that say someone is in danger now: their scores are the classifier's vote for an emergency.
 DANGER = ("emergency", "update_not_breathing")
 # Frames in which the rules' words are at most a possible emergency, whatever the classifier says:
-# "what do i do if someone stops breathing" is a lesson even when it reads like an emergency.
-ONLY_POSSIBLE = frozenset({"hypothetical", "learning"})
+# "what do i do if someone stops breathing" is a lesson, "he wasnt breathing when i found him last
+# year" a memory, even when they read like an emergency. (Something near the words that says now,
+# "5 minutes ago", "hes", takes them out of the frame: bot/understanding/signals.py.)
+ONLY_POSSIBLE = frozenset({"hypothetical", "learning", "past", "grief"})
 # Intents that may overrule the rules' "now" (to the unsure line): everyday life and grief. A
 # question about the law or naloxone asked with someone in danger ("hes not breathing, will i get
 # arrested") stays an emergency.
@@ -89,6 +91,7 @@ class Understanding:
         self._memo: dict[tuple[str, str | None], Meaning] = {}
         # Known words and their cost (idf: rare words cost more) for splitting run-together text.
         self._costs = model.word_costs()
+        self._runs: dict[str, list[str] | None] = {}
         self._transition = detector.patterns.get("transition")
         self._doubt = detector.patterns.get("doubt")
 
@@ -128,7 +131,7 @@ class Understanding:
         """The text every reader sees: normalized, run-together words split, negation typos
         fixed ("hesnotbreathing", "he is nto breathing" -> "hes not breathing")."""
         norm = normalize(text[:MAX_CHARS])
-        return self.detector.respell(split_runs(norm, self._costs))
+        return self.detector.respell(split_runs(norm, self._costs, self._runs))
 
     def _read(self, text: str) -> Meaning:
         norm = self.reading(text)
@@ -136,7 +139,9 @@ class Understanding:
         probs = self.model.scores(clip(norm))
         order = probs.argsort()[::-1][:TOP_N]
         intents = tuple((self.model.classes[i], round(float(probs[i]), 4)) for i in order)
-        confident = bool(intents) and intents[0][1] >= self.settings["confident"]
+        # No word the examples ever used ("qwerty zxcv"): the scores are the model's prior, not a reading.
+        known = any(w in self._costs for w in norm.split())
+        confident = known and bool(intents) and intents[0][1] >= self.settings["confident"]
         sure, unsure = self._urgency(signal, probs, intents, confident, len(norm.split()))
         crisis = (signal is not None and signal.kind == "crisis") or \
             float(probs[self._crisis]) >= self.settings["crisis_classifier"]
@@ -166,8 +171,8 @@ class Understanding:
                 short = words <= SHORT_WORDS                 # "911", "call 911 now": the rule
                 return agree or short, not (agree or short) and not calm
             if signal.frame in ONLY_POSSIBLE or signal.word:
-                return False, not calm                   # a what-if, a lesson, or a framed word
-            return agree, not agree and not calm         # past, grief, legal, everyday: if both say so
+                return False, not calm                   # a what-if, a lesson, the past, a framed word
+            return agree, not agree and not calm         # the law, everyday life: if both say so
         if signal is not None and signal.kind == "crisis":
             return False, False  # the rules read a crisis: the classifier may not make it an overdose
         p = float(probs[self._emergency])

@@ -13,24 +13,37 @@ from __future__ import annotations
 import math
 import re
 
-RUN_MIN = 6               # tokens shorter than this are words, typos or slang, never runs
+RUN_MIN = 7               # tokens shorter than this are words, typos or slang, never runs
 RUN_MAX = 60              # longer tokens are not words people ran together
 PIECE_MAX = 14            # the longest single word looked for inside a run
-UNKNOWN_COST = 30.0       # a letter left unexplained costs this (a piece must beat it)
+PIECE_COST = 2.0          # each cut costs this too: fewer, longer words win ("meth od one" loses)
+SINGLE = frozenset("iayoue")  # the only one-letter words a run may hold ("whatdoidoif...")
+TYPO_RATIO = 85           # a run this close to one known word is that word misspelt, not a run
 CLIP_CHARS = 480          # three SMS segments: longer texts are read by their start and end
 
 
-def split_runs(norm: str, costs: dict[str, float]) -> str:
+def split_runs(norm: str, costs: dict[str, float], memo: dict | None = None) -> str:
     """Each long unknown token split into known words when every letter is explained by them
     ("hesnotbreathingplshelp" -> "hes not breathing pls help"); `costs` maps a known word to
-    its cost (rarer words cost more: idf), so common readings win. Other tokens stay."""
+    its cost (rarer words cost more: idf), so common readings win. A token that is one known
+    word misspelt ("methodone") or that only splits into scraps ("q we r ty") stays.
+    `memo` keeps each token's answer (people reuse the same words)."""
     if not costs or len(norm) < RUN_MIN:
         return norm
     words = norm.split()
     out, changed = [], False
     for word in words:
         if RUN_MIN <= len(word) <= RUN_MAX and word not in costs and word.isalpha():
-            pieces = _best_split(word, costs)
+            if memo is not None and word in memo:
+                pieces = memo[word]
+            else:
+                pieces = _best_split(word, costs)
+                if pieces and _misspelt(word, costs):
+                    pieces = None
+                if memo is not None:
+                    if len(memo) > 50_000:
+                        memo.clear()
+                    memo[word] = pieces
             if pieces:
                 out.extend(pieces)
                 changed = True
@@ -48,16 +61,28 @@ def _best_split(word: str, costs: dict[str, float]) -> list[str] | None:
         for start in range(max(0, end - PIECE_MAX), end):
             if best[start] == math.inf:
                 continue
-            cost = costs.get(word[start:end])
-            if cost is not None and best[start] + cost < best[end]:
-                best[end], back[end] = best[start] + cost, start
+            piece = word[start:end]
+            cost = costs.get(piece) if len(piece) > 1 or piece in SINGLE else None
+            if cost is not None and best[start] + cost + PIECE_COST < best[end]:
+                best[end], back[end] = best[start] + cost + PIECE_COST, start
     if best[n] == math.inf:
         return None
     pieces, end = [], n
     while end:
         pieces.append(word[back[end]:end])
         end = back[end]
-    return pieces[::-1] if len(pieces) > 1 else None
+    pieces.reverse()
+    letters = sum(len(p) == 1 for p in pieces)
+    ok = len(pieces) > 1 and letters * 3 <= len(pieces) and len(word) / len(pieces) >= 2.5
+    return pieces if ok else None
+
+
+def _misspelt(word: str, costs: dict[str, float]) -> bool:
+    """Whether one known word of about the same length is a slip away (rapidfuzz, in C)."""
+    from rapidfuzz import fuzz, process
+
+    near = [w for w in costs if abs(len(w) - len(word)) <= 2 and w[:1] == word[:1]]
+    return process.extractOne(word, near, scorer=fuzz.ratio, score_cutoff=TYPO_RATIO) is not None
 
 
 def clip(norm: str, limit: int = CLIP_CHARS) -> str:

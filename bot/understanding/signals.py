@@ -226,8 +226,8 @@ _SOUNDS = ((re.compile(r"([a-z])\1+"), r"\1"), (re.compile(r"v"), "b"), (re.comp
 
 def sounds_like(word: str) -> str:
     """A spelling-by-ear key: doubled letters once, b/v, s/z/soft c, k/qu, y/ll, silent h
-    ("lavios" and "labios", "rrespira" and "respira", "ijo" and "hijo" share a key). Only words
-    of 4+ letters are looked up by it, and only when they are not words already."""
+    ("lavios" and "labios", "rrespira" and "respira", "ijo" and "hijo", "ase" and "hace" share a
+    key). Only words of 3+ letters are looked up by it, and only when they are not words already."""
     for rx, sub in _SOUNDS:
         word = rx.sub(sub, word)
     return word
@@ -329,9 +329,8 @@ class SignalDetector:
             if not hits:
                 continue
             loc, rule, frame = max(hits, key=lambda hit: (hit[2] == NOW, self._affinity(hit[0], tokens)))
-            # A word rule ("911", "overdose") counts as a word unless something near it says now.
             found = Signal(kind, loc, rule, frame if frame not in (NOW, NO_FRAME) else None,
-                           rule in self._word_rules and frame != NOW)
+                           rule in self._word_rules)
             if found.frame is None:
                 return found
             framed = framed or found  # a crisis now wins over an emergency that is not now
@@ -398,7 +397,7 @@ class SignalDetector:
         single = _DOUBLES.sub(r"\1", token)
         if single in self._known:
             return single
-        heard = self._sounds.get(sounds_like(token)) if len(token) >= 4 else None
+        heard = self._sounds.get(sounds_like(token)) if len(token) >= 3 else None
         if heard is not None:  # "lavios" -> "labios", "vaño" -> "bano"
             return heard
         # Exact pieces first ("nodespierta" is "no despierta", not a typo of "despierta"),
