@@ -135,7 +135,7 @@ class Understanding:
 
     def _read(self, text: str) -> Meaning:
         norm = self.reading(text)
-        signal = self.detector.detect(norm) if norm else None  # the only run of the rules
+        signal = self.detector.detect_normalized(norm)  # the only run of the rules
         probs = self.model.scores(clip(norm))
         order = probs.argsort()[::-1][:TOP_N]
         intents = tuple((self.model.classes[i], round(float(probs[i]), 4)) for i in order)
@@ -145,11 +145,14 @@ class Understanding:
         sure, unsure = self._urgency(signal, probs, intents, confident, len(norm.split()))
         crisis = (signal is not None and signal.kind == "crisis") or \
             float(probs[self._crisis]) >= self.settings["crisis_classifier"]
-        now = current_clause(norm, self._transition)
+        # the current state ("was breathing but now hes not" -> "hes not") only matters when a
+        # doubt word is there at all
+        doubt = bool(self._doubt and self._doubt.search(norm)
+                     and self._doubt.search(current_clause(norm, self._transition)))
         return Meaning(emergency=sure, crisis=crisis and not sure, intents=intents,
                        confident=confident, place=self.places.find(text[:MAX_CHARS]),
                        unsure=unsure and not sure, signal=signal,
-                       doubt=bool(self._doubt and self._doubt.search(now)),
+                       doubt=doubt,
                        words=len(norm.split()), read_rules=True)
 
     def _urgency(self, signal, probs, intents, confident: bool, words: int) -> tuple[bool, bool]:

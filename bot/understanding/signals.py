@@ -61,8 +61,12 @@ def normalize(text: str) -> str:
     "O.D.'d" -> "odd". Three or more repeated letters become two, not one, so that real double
     letters survive ("sleeeeping" -> "sleeping"); the rest is left to typo correction.
     """
-    text = unicodedata.normalize("NFKD", text.translate(_QUOTES))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    text = text.translate(_QUOTES)
+    if text.isascii():  # most texts: no accents to strip, and casefold is lower
+        text = text.lower()
+    else:
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
     text = _DOTTED.sub(r"\1", text.replace("'", ""))
     return _REPEATS.sub(r"\1\1", _NON_WORD.sub(" ", text)).strip()
 
@@ -330,13 +334,16 @@ class SignalDetector:
                 return self._short[text]
             except KeyError:
                 pass
-        norm = normalize(text[:MAX_CHARS])
-        found = self._detect(norm) if norm else None
+        found = self.detect_normalized(normalize(text[:MAX_CHARS]))
         if len(text) <= SHORT:
             if len(self._short) >= CACHE_MAX:
                 self._short.clear()
             self._short[text] = found
         return found
+
+    def detect_normalized(self, norm: str) -> Signal | None:
+        """detect() of a text already normalize()d (the understanding reads it once for all)."""
+        return self._detect(norm) if norm else None
 
     def _detect(self, norm: str) -> Signal | None:
         tokens = norm.split()
