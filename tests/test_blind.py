@@ -111,3 +111,19 @@ def test_the_blind_file_format_is_checked(tmp_path):
     bad.write_text(yaml.safe_dump([{"text": "hi", "kind": "nonsense"}]))
     with pytest.raises(ValueError, match="entry 0"):
         blind.load_cases(bad)
+
+
+def test_the_cli_reads_a_blind_file_through_the_engine(app, tmp_path):
+    path = tmp_path / "mini.yaml"
+    path.write_text(yaml.safe_dump([
+        {"text": "she is not breathing", "lang": "en", "kind": "emergency", "form": "plain",
+         "expect": "emergency"},
+        {"text": "my grandma died of an overdose in 2019", "lang": "en", "kind": "grief",
+         "form": "plain", "expect": "grief"},
+        {"text": "he was breathing and then he stopped", "lang": "en", "kind": "update",
+         "form": "plain", "expect": "update_not_breathing"}]))
+    result = app.test_cli_runner().invoke(args=["understanding", "eval", "--blind", str(path)])
+    assert result.exit_code == 0, result.output
+    for needle in ("emergency recall (steps or unsure): 1/1", "grief given the grief screen: 1/1",
+                   "update not breathing given 'Good.': 0/1", "calm given the full steps: 0/1"):
+        assert needle in result.output

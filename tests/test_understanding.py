@@ -284,5 +284,18 @@ def test_cli_check_and_eval_print_the_hash_counts_and_figures(understanding):
     assert missing.exit_code != 0 and "no understanding_heldout" in missing.output
 
 
+def test_grouped_cross_validation_reads_every_message_out_of_fold():
+    from bot.understanding.cv import cross_validate, format_cv, near_duplicate_groups
+
+    groups = near_duplicate_groups(["hes not breathing", "hes not breathin", "where is narcan"])
+    assert groups[0] == groups[1] != groups[2]  # a typo of a message is the same group
+    report = cross_validate(CONTENT, DATA, folds=2)
+    assert len(report.rows) > 4000 and report.groups < len(report.rows)
+    text = format_cv(report)
+    for needle in ("grouped 2-fold cross-validation", "en     emergency", "es     grief",
+                   "calibration of the classifier", "rules: share"):
+        assert needle in text
+
+
 def test_the_understanding_commands_are_on_the_app(app):
     assert "understanding" in app.cli.commands
