@@ -248,7 +248,8 @@ def _load_locale(path: Path) -> _Locale:
 # everyday frame anywhere; then "present" tense near them keeps it now; then the other frames.
 FRAMES = ("hypothetical", "past", "grief", "learning", "legal", "everyday")
 NEAR_CHARS = 50           # how far from a rule's words "now" and "if" are looked for
-NOW, NO_FRAME = "now", ""  # _frame's two readings as now: said so near the words, or by default
+NOW, NO_FRAME = "now", ""
+MAX_HITS = 20             # matches of one kind read per locale: enough, and bounded on long texts  # _frame's two readings as now: said so near the words, or by default
 
 _SOUNDS = ((re.compile(r"([a-z])\1+"), r"\1"), (re.compile(r"v"), "b"), (re.compile(r"z"), "s"),
            (re.compile(r"c(?=[ei])"), "s"), (re.compile(r"qu(?=[ei])"), "k"), (re.compile(r"ll"), "y"),
@@ -350,12 +351,15 @@ class SignalDetector:
         fixed = " ".join(self._correct(t) for t in tokens)
         # One haystack, two readings; a gap (\S+ ) cannot cross the newline between them.
         haystack = norm if fixed == norm else f"{norm}\n{fixed}"
-        framed = None
+        framed, framed_lines = None, {}
         for kind in KINDS:
             now, later = [], []
             for loc, data in self.locales.items():
-                for rule, start, end in data.rules[kind].hits(haystack):
-                    frame = self._frame(haystack, start, end) if kind == "emergency" else NOW
+                for n, (rule, start, end) in enumerate(data.rules[kind].hits(haystack)):
+                    if n >= MAX_HITS:
+                        break
+                    frame = self._frame(haystack, start, end, framed_lines) \
+                        if kind == "emergency" else NOW
                     (now if frame in (NOW, NO_FRAME) else later).append((loc, rule, frame))
                     if frame == NOW:
                         break  # one rule read as now is enough for this locale
@@ -370,11 +374,12 @@ class SignalDetector:
             framed = framed or found  # a crisis now wins over an emergency that is not now
         return framed
 
-    def _frame(self, haystack: str, start: int, end: int) -> str:
+    def _frame(self, haystack: str, start: int, end: int, lines: dict) -> str:
         """The frame a rule's words sit in: NOW (something near them says now), NO_FRAME
         (nothing says either way: when in doubt, now), or why they are not now. A what-if just
         before the words wins; then a "now" near them; then everyday life anywhere in the
-        message; then present tense about a person near them; then the message's other frames."""
+        message; then present tense about a person near them; then the message's other frames.
+        `lines` keeps each line's own frames, so many hits in a long text cost one search each."""
         line_start = haystack.rfind("\n", 0, start) + 1
         line_end = haystack.find("\n", end)
         line = haystack[line_start:line_end if line_end >= 0 else len(haystack)]
@@ -385,13 +390,14 @@ class SignalDetector:
         near = line[max(0, start - NEAR_CHARS):end + NEAR_CHARS]
         if self._now is not None and self._now.search(near):
             return NOW
-        frames = dict(self._frames)
-        if "everyday" in frames and frames["everyday"].search(line):
+        found = lines.get(line_start)
+        if found is None:
+            found = lines[line_start] = [name for name, rx in self._frames if rx.search(line)]
+        if "everyday" in found:
             return "everyday"  # "my son wont wake up for school" is present tense, and not this
         if self._present is not None and self._present.search(near):
             return NOW
-        return next((name for name, rx in self._frames if name != "everyday" and rx.search(line)),
-                    NO_FRAME)
+        return found[0] if found else NO_FRAME
 
     def signature(self) -> str:
         """What of this detector changes the texts a model is trained on (its negation typos)."""
