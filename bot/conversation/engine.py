@@ -143,7 +143,8 @@ class Engine(MeaningRules):
               and intents.unsure_line_fits(outcome)):
             outcome = self._unsure_line(outcome)
         after = self.handlers.get("after")  # e.g. an offer appended to the screen just shown
-        if after is not None:
+        # one YES per message: after the unsure line, YES means the steps, so no offer asks for one
+        if after is not None and not any(r.key == intents.UNSURE_REPLY for r in outcome.replies):
             outcome = after(self, state, outcome, ctx, now)
         return self._note_language(outcome, before)
 
