@@ -28,6 +28,7 @@ from bot.understanding.signals import MAX_CHARS, Signal, SignalDetector, normali
 __all__ = ["Meaning", "Understanding", "default_cache_dir"]
 log = logging.getLogger(__name__)
 MEMO_MAX = 20_000
+MEMO_CHARS = 480          # texts longer than three SMS segments are read, not remembered
 TOP_N = 3
 
 # One fitted model per data hash per process: create_app() runs in every test and worker.
@@ -118,13 +119,15 @@ class Understanding:
         """The meaning of one message; never raises on odd text (any script, empty, huge)."""
         if not isinstance(text, str):
             text = ""
+        text = text[:MAX_CHARS]  # nothing past 1,600 characters is read, so none is a key
         memo_key = (text, locale)
         found = self._memo.get(memo_key)
         if found is None:
             found = self._read(text)
-            if len(self._memo) >= MEMO_MAX:
-                self._memo.clear()
-            self._memo[memo_key] = found
+            if len(text) <= MEMO_CHARS:  # long stories are not sent twice; keep the memo small
+                if len(self._memo) >= MEMO_MAX:
+                    self._memo.clear()
+                self._memo[memo_key] = found
         return found
 
     def reading(self, text: str) -> str:
