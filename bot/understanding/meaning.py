@@ -168,14 +168,19 @@ class Understanding:
         classifier alone: sure at or above `emergency_classifier`, possible at `emergency_unsure`."""
         settings = self.settings
         danger = float(sum(probs[i] for i in self._danger))
-        calm = (confident and intents[0][0] in CALM and danger < settings["emergency_veto"])
+        # A word or three ("he overdosed", "tuvo una sobredosis") is too little context for the
+        # classifier to outvote the rules: when in doubt, emergency.
+        calm = (words > SHORT_WORDS and confident and intents[0][0] in CALM
+                and danger < settings["emergency_veto"])
         if signal is not None and signal.kind == "emergency":
             agree = danger >= settings["emergency_agree"]
-            if signal.frame is None and not signal.word:
+            short = words <= SHORT_WORDS
+            # in a word or three ("tuvo una sobredosis") a past tense is too little context
+            if not signal.word and (signal.frame is None
+                                    or (short and signal.frame not in ("hypothetical", "learning"))):
                 return not calm, calm                    # a person in danger, read as now
             if signal.frame is None:                     # a word ("911", "overdose") read as now
-                short = words <= SHORT_WORDS                 # "911", "call 911 now": the rule
-                return agree or short, not (agree or short) and not calm
+                return agree or short, not (agree or short) and not calm  # "911": the rule
             if signal.frame in ONLY_POSSIBLE or signal.word:
                 return False, not calm                   # a what-if, a lesson, the past, a framed word
             return agree, not agree and not calm         # the law, everyday life: if both say so
