@@ -20,6 +20,8 @@ from pathlib import Path
 import yaml
 from rapidfuzz import fuzz, process
 
+from bot.understanding.spelling import negation_typos, sounds_like, trie
+
 __all__ = ["Signal", "SignalDetector", "normalize", "MAX_CHARS"]
 
 MAX_CHARS = 1600          # an SMS conversation never needs more; bounds the work per message
@@ -101,28 +103,7 @@ def _alternation(items, where: str) -> str:
         if not word:
             raise ValueError(f"{where}: empty word {item!r}")
         words[word] = words.get(word, False) or star
-    return r"\b" + _trie(words) + r"\b"
-
-
-def _trie(words: dict[str, bool]) -> str:
-    """A regex matching exactly the given words (True: and any word characters after it)."""
-    root: dict = {}
-    for word, star in words.items():
-        node = root
-        for ch in word:
-            node = node.setdefault(ch, {})
-        node[""] = node.get("", False) or star   # "" marks an end; its value: a star end
-
-    def emit(node: dict) -> str:
-        branches = [re.escape(ch) + emit(child) for ch, child in sorted(node.items()) if ch]
-        if "" in node:
-            if node[""]:
-                return "(?:" + "|".join(branches + [r"\w*"]) + ")" if branches else r"\w*"
-            if not branches:
-                return ""
-            return "(?:" + "|".join(branches) + ")?"
-        return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
-    return "(?:" + emit(root) + ")"
+    return r"\b" + trie(words) + r"\b"
 
 
 def _expand(pattern: str, macros: dict[str, str], where: str) -> str:
@@ -248,39 +229,8 @@ def _load_locale(path: Path) -> _Locale:
 # everyday frame anywhere; then "present" tense near them keeps it now; then the other frames.
 FRAMES = ("hypothetical", "past", "grief", "learning", "legal", "everyday")
 NEAR_CHARS = 50           # how far from a rule's words "now" and "if" are looked for
-NOW, NO_FRAME = "now", ""
-MAX_HITS = 20             # matches of one kind read per locale: enough, and bounded on long texts  # _frame's two readings as now: said so near the words, or by default
-
-_SOUNDS = ((re.compile(r"([a-z])\1+"), r"\1"), (re.compile(r"v"), "b"), (re.compile(r"z"), "s"),
-           (re.compile(r"c(?=[ei])"), "s"), (re.compile(r"qu(?=[ei])"), "k"), (re.compile(r"ll"), "y"),
-           (re.compile(r"(?<![cs])h"), ""), (re.compile(r"ph"), "f"))
-
-
-def sounds_like(word: str) -> str:
-    """A spelling-by-ear key: doubled letters once, b/v, s/z/soft c, k/qu, y/ll, silent h
-    ("lavios" and "labios", "rrespira" and "respira", "ijo" and "hijo", "ase" and "hace" share a
-    key). Only words of 3+ letters are looked up by it, and only when they are not words already."""
-    for rx, sub in _SOUNDS:
-        word = rx.sub(sub, word)
-    return word
-
-
-def negation_typos(negations, known) -> dict[str, str]:
-    """Misspellings of negation words that no real word shares: "nto", "istn", "dnot"...
-    Short words are never fuzzy-corrected (too many real neighbours), so the slips that flip a
-    meaning are listed: two neighbouring letters swapped, or (5+ letters) one inner letter
-    dropped. A variant that is a known word stays a word."""
-    out: dict[str, str] = {}
-    for word in negations:
-        if " " in word or len(word) < 3:
-            continue
-        variants = {word[:i] + word[i + 1] + word[i] + word[i + 2:] for i in range(len(word) - 1)}
-        if len(word) >= 5:
-            variants |= {word[:i] + word[i + 1:] for i in range(1, len(word) - 1)}
-        for v in variants - {word} - set(known) - set(negations):
-            out.setdefault(v, word)
-    return out
-
+NOW, NO_FRAME = "now", ""  # _frame's two readings as now: said so near the words, or by default
+MAX_HITS = 20             # matches of one kind read per locale: enough, and bounded on long texts
 
 class SignalDetector:
     """Checks a message against the emergency and crisis rules of every locale found.
