@@ -75,8 +75,11 @@ def sklearn_version() -> str:
 
 def code_version() -> str:
     """Part of the cache key: a fitted archive is only reused by the code that made it (this
-    file's bytes stand in for the analyzers and training choices, so an edit here retrains)."""
-    source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+    file's bytes, and reading.py's, stand in for the analyzers and training choices, so an edit
+    there retrains)."""
+    here = Path(__file__)  # reading.py too: it clips the texts the model is trained on
+    source = hashlib.sha256(here.read_bytes() + (here.parent / "reading.py").read_bytes()
+                            ).hexdigest()[:12]
     return (f"features={FEATURES_VERSION};code={source};sklearn={sklearn_version()};"
             f"numpy={np.__version__}")
 
