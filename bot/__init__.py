@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     from bot.ops import health as ops
     from bot.ops import logs as web_logging
     from bot.channels import sms, twilio_auth, voice
+    from bot.understanding import cli as understanding_cli
 
     settings = settings or load_settings(**overrides)
     web_logging.configure(settings)
@@ -48,5 +49,5 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     errors.init_app(app)
     cli.init_app(app)
     checkin_cli.init_app(app)
-    __import__("bot.understanding.cli").understanding.cli.init_app(app)
+    understanding_cli.init_app(app, blind=helpline.blind_runner(app.config["HELPLINE"]))
     return app

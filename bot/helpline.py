@@ -42,6 +42,22 @@ def understanding(settings: Settings, locator: Locator,
     return Understanding.from_dir(settings.content_dir, locator.town_names(), detector=detector)
 
 
+def blind_runner(helpline: "Helpline") -> Callable[[Path], str]:
+    """`understanding eval --blind FILE`: a blind set through this helpline's engines, SMS and
+    phone (bot/conversation/blind.py), rendered with its content."""
+    def run(path: Path) -> str:
+        from bot.conversation import blind
+        from bot.voice.phone_tree import voice_engine
+
+        def render(outcome, channel):
+            return "\n\n".join(helpline.content.render(r.key, outcome.state.locale, channel, r.params)
+                               for r in outcome.replies)
+        readings = blind.run(blind.load_cases(path), helpline.engine, render,
+                             voice_engine(helpline.engine))
+        return blind.format_report(readings, str(path))
+    return run
+
+
 def connect(settings: Settings, timeout: float | None = None,
             retries: int | None = None) -> redis.Redis:
     """Short timeouts: a webhook must answer from its fallback rather than hang on Redis.

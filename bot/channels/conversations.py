@@ -13,7 +13,7 @@ from typing import Callable
 import redis
 
 from bot.ops import metrics
-from bot.conversation.content import Content
+from bot.conversation.content import Content, segments
 from bot.conversation.engine import Context, Engine, Outcome, State
 from bot.channels.limits import ANSWER, InboundLimit, window
 from bot.privacy.vault import Vault, mask_number
@@ -21,6 +21,7 @@ from bot.storage.facts import Facts  # noqa: F401  (re-exported: the features' h
 from bot.storage.store import Reading, Store
 
 log = logging.getLogger(__name__)
+MAX_SEGMENTS = 3  # per text (DESIGN.md): a longer answer goes as two texts
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.ResponseError,
                 redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError)
 
@@ -55,7 +56,11 @@ class Conversations:
         """All replies of one step as one text: one message arrives in order on every phone."""
         locale = outcome.state.locale
         texts = [self.content.render(r.key, locale, channel, r.params) for r in outcome.replies]
-        joined = "\n\n".join(t for t in texts if t)
+        texts = [t for t in texts if t]
+        joined = "\n\n".join(texts)
+        if len(texts) > 1 and segments(joined).count > MAX_SEGMENTS:
+            # A line before a full screen (the unsure 911 line): two texts, each within budget.
+            return [texts[0], "\n\n".join(texts[1:])]
         return [joined] if joined else []
 
     def handle(self, number: str, body: str, now: datetime, token: str | None = None,

@@ -27,18 +27,19 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.understanding.signals import normalize
+from bot.understanding.reading import clip
+from bot.understanding.signals import MAX_CHARS, normalize
 
-FEATURES_VERSION = "1"       # bump when the analyzers or the arithmetic below change
-MAX_MODEL_CHARS = 480        # three SMS segments; the rest of a long story adds no intent
+FEATURES_VERSION = "2"       # bump when the analyzers or the arithmetic below change
 CHAR_MIN, CHAR_MAX = 2, 5
 WORD_MEMO_MAX = 50_000       # words whose n-gram rows are remembered (cleared when full)
 
 
 def prepare(text: str) -> str:
     """The text the model sees: signals.normalize (lower case, no accents or punctuation,
-    "breathinggg" -> "breathingg") of the first 480 characters."""
-    return normalize(text[:MAX_MODEL_CHARS])
+    "breathinggg" -> "breathingg"), a long story by its first and last 240 characters
+    (reading.clip: the emergency is often at the end)."""
+    return clip(normalize(text[:MAX_CHARS]))
 
 
 def char_grams(norm: str) -> list[str]:
@@ -74,8 +75,11 @@ def sklearn_version() -> str:
 
 def code_version() -> str:
     """Part of the cache key: a fitted archive is only reused by the code that made it (this
-    file's bytes stand in for the analyzers and training choices, so an edit here retrains)."""
-    source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+    file's bytes, and reading.py's, stand in for the analyzers and training choices, so an edit
+    there retrains)."""
+    here = Path(__file__)  # reading.py too: it clips the texts the model is trained on
+    source = hashlib.sha256(here.read_bytes() + (here.parent / "reading.py").read_bytes()
+                            ).hexdigest()[:12]
     return (f"features={FEATURES_VERSION};code={source};sklearn={sklearn_version()};"
             f"numpy={np.__version__}")
 
@@ -102,6 +106,13 @@ class Model:
         self._idf = np.concatenate([np.asarray(char_idf, dtype=np.float64),
                                     np.asarray(word_idf, dtype=np.float64)])
         self._weights = np.ascontiguousarray(np.asarray(coef, dtype=np.float64).T)
+
+    def word_costs(self) -> dict[str, float]:
+        """Every single word the model knows, with its idf (rarer words cost more): the
+        dictionary that run-together text is split with (reading.split_runs)."""
+        idf = self._idf
+        return {t: float(idf[self._word_offset + j]) for t, j in self._word_vocab.items()
+                if " " not in t}
 
     @property
     def coef(self) -> np.ndarray:
