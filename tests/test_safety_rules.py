@@ -108,6 +108,22 @@ BEFORE = [
      "LLAMA AL 911 YA.\n¿No reacciona? Cada 2-3 min: spray nuevo. Quédate: el efecto se pasa."),
     ("emergency-911-first", "update.not_breathing", "en", "sms",
      "Give another dose: a NEW naloxone device in the other nostril. Call 911 if no one has."),
+    # the second reading (docs/content-review.md): the words before it
+    ("law-says-what-it-covers", "emergency.steps", "en", "sms",
+     "CALL 911 NOW.\nMN law generally protects you if you give name & contact, stay & cooperate with police & medics."),
+    ("law-says-what-it-covers", "update.called_911", "es", "sms",
+     "La ley de MN en general te protege si das tu nombre y contacto, te quedas y cooperas con la patrulla."),
+    ("law-says-what-it-covers", "emergency.steps", "es", "voice",
+     "La ley de Minnesota generalmente lo protege cuando llama al 9 1 1 por una sobredosis, si da su nombre."),
+    ("steps-911-before-any-step", "overdose.breathing", "en", "sms",
+     "Rescue breaths, if they are not breathing:\n- Lay them on their back. Tilt the chin up.\n"
+     "- Pinch the nose. Give 2 normal breaths into the mouth.\nCall 911 and give naloxone too."),
+    ("steps-911-before-any-step", "overdose.breathing", "es", "voice",
+     "Cómo dar respiración de boca a boca.\nAcuéstela boca arriba.\nLlame al 9 1 1, y dele naloxona también."),
+    ("naloxone-repeat-only-without-response", "drugs.fentanyl", "en", "sms",
+     "- Fentanyl is an opioid. Naloxone works on it, but it may take more than 1 dose: a new spray every 2-3 min."),
+    ("naloxone-repeat-only-without-response", "drugs.fentanyl", "es", "voice",
+     "La naloxona funciona, pero puede hacer falta más de una dosis. Dele un spray nuevo cada 2 a 3 minutos."),
 ]
 
 
@@ -119,7 +135,8 @@ def test_each_rule_catches_the_statement_that_was_wrong(rules, rule, key, locale
 
 def test_the_right_statements_pass(rules, helpline):
     content = helpline.content
-    for key in ("update.woke_up", "emergency.steps", "update.help_arrived", "talk.lines", "menu.main"):
+    for key in ("update.woke_up", "emergency.steps", "update.help_arrived", "talk.lines", "menu.main",
+                "update.called_911", "overdose.breathing", "drugs.fentanyl"):
         for locale in ("en", "es"):
             for channel in ("sms", "voice"):
                 text = content.render(key, locale, channel)
