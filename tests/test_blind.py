@@ -21,13 +21,15 @@ from bot.voice.phone_tree import voice_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 BLIND = ROOT / "tests" / "data" / "blind"
-SETS = ("A.yaml", "B.yaml", "C.yaml")
+SETS = ("A.yaml", "B.yaml", "C.yaml", "D.yaml")
 # C was read once blind (C.first-reading.txt), then its misses' classes were fixed (issue 23b): it
 # is no longer blind. It gates the safety-critical goals (every emergency gets the steps or the
 # unsure line, no "Good." to a not-breathing update, crisis) and, like every set, no training
 # example may be close to it; the rates (calm, everyday, grief) are gated on A and B, and C's are
-# reported as measured in docs/understanding.md. A new batch (D) measures the fix.
-RATE_SETS = ("A.yaml", "B.yaml")
+# reported as measured in docs/understanding.md. D, written after C was read and held back until
+# those fixes landed, measured them at its first reading (D.first-reading.txt) and met every goal:
+# it gates everything, as A and B do.
+RATE_SETS = ("A.yaml", "B.yaml", "D.yaml")
 NEAR = 85   # rapidfuzz ratio on the prepared texts: at or above, a close paraphrase
 
 
