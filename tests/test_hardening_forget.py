@@ -14,6 +14,8 @@ A text already handed to Twilio cannot be called back; nothing is written after 
 """
 from __future__ import annotations
 
+import ctypes
+import signal
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -22,6 +24,7 @@ import pytest
 from rq import Worker
 from rq.registry import ScheduledJobRegistry
 
+from bot.ops.scheduling import PR_SET_PDEATHSIG
 from bot.storage.keys import OUTBOUND_RATE_KEY, gone_key, replies_key
 from bot.storage.tombstone import GONE_TTL
 from tests.conftest import ROOT, Texter, _BASE_ENV
@@ -35,26 +38,63 @@ NUMBER = "+16125557361"
 STALL = 4.0  # seconds the send rate is booked ahead: long enough to FORGET inside it
 
 
-def start_worker(env: dict, burst: bool = True) -> subprocess.Popen:
-    """`python worker.py` in the background, so the test can act while it works."""
-    return subprocess.Popen([sys.executable, "worker.py", *(["--burst"] if burst else [])],
-                            cwd=ROOT, env={**_BASE_ENV, **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+_prctl = ctypes.CDLL(None).prctl  # looked up here: the child only calls it, between fork and exec
+
+
+def _die_with_pytest() -> None:
+    """The worker gets SIGTERM if pytest dies (a timeout, Ctrl-C, kill -9), instead of waiting
+    for Redis for ever and joining a later run's Valkey (worker.py reconnects by design)."""
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@pytest.fixture()
+def workers(worker_env, tmp_path):
+    """start(burst) runs `python worker.py` in the background, so the test can act while it
+    works; every worker a test started is stopped when it ends, passed or failed. A worker left
+    running would take the next tests' jobs and send them to a Twilio that is gone (their burst
+    worker then finds nothing, and the text they wait for never comes)."""
+    started: list[subprocess.Popen] = []
+
+    def start(burst: bool = True) -> subprocess.Popen:
+        log = tmp_path / f"worker-{len(started)}.log"
+        with open(log, "w") as out:  # a file, not a pipe nobody reads while the test waits
+            worker = subprocess.Popen(
+                [sys.executable, "worker.py", *(["--burst"] if burst else [])], cwd=ROOT,
+                env={**_BASE_ENV, **worker_env}, stdout=out, stderr=subprocess.STDOUT,
+                text=True, preexec_fn=_die_with_pytest)
+        worker.log = log
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        if worker.poll() is None:
+            worker.terminate()
+            try:
+                worker.wait(timeout=60)  # a hang guard: SIGTERM ends the job, then the worker
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+
+
+def log_of(worker: subprocess.Popen) -> str:
+    return worker.log.read_text()[-3000:]
 
 
 def finish(worker: subprocess.Popen, stop: bool = False) -> str:
     """Wait for a burst worker to end, or stop a long-running one (SIGTERM: its job ends first)."""
     if stop:
         worker.terminate()
-    _, err = worker.communicate()
-    assert worker.returncode == 0, err[-3000:]
-    return err
+    wait_until(lambda: worker.poll() is not None, "the worker to exit")
+    assert worker.returncode == 0, log_of(worker)
+    return log_of(worker)
 
 
-def worker_state(client) -> str:
-    """The one worker's state as RQ records it ("idle", "busy"), "" before it is up."""
-    workers = Worker.all(connection=client)
-    return workers[0].get_state() if workers else ""
+def worker_state(client, worker: subprocess.Popen) -> str:
+    """This test's worker's state as RQ records it ("idle", "busy"), "" before it is up. Found
+    by its pid: any other registration (a worker another test left behind) is not the one."""
+    mine = [w for w in Worker.all(connection=client) if w.pid == worker.pid]
+    return mine[0].get_state() if mine else ""
 
 
 def stall_sends(client) -> float:
@@ -92,7 +132,7 @@ def checkin_due(app, fake) -> dict:
 def reminder_due(app, fake) -> dict:
     texter = Texter(app.test_client(), NUMBER)
     texter.send("CHECK")
-    assert "we will check on you" in texter.send("YES")
+    assert "to ask how you are" in texter.send("YES")
     registry = ScheduledJobRegistry("outbound", connection=app.config["HELPLINE"].redis)
     [job_id] = scheduled(app)
     registry.requeue(job_id)  # its time has come: RQ's scheduler would queue it now
@@ -124,17 +164,18 @@ def assert_nothing_left(helpline, tokens) -> None:
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_forget_while_the_text_waits_on_the_send_rate_sends_nothing_and_leaves_nothing(
-        checkin_app, worker_env, fake_twilio, kind):
+        checkin_app, workers, fake_twilio, kind):
     helpline = checkin_app.config["HELPLINE"]
-    worker = start_worker(worker_env, burst=False)  # up and idle before the text is due
-    wait_until(lambda: worker_state(helpline.redis) == "idle", "the worker, waiting for work")
+    worker = workers(burst=False)  # up and idle before the text is due
+    wait_until(lambda: worker_state(helpline.redis, worker) == "idle",
+               "the worker, waiting for work")
     until = stall_sends(helpline.redis)
     found = KINDS[kind](checkin_app, fake_twilio)
     tokens = tokens_of(helpline, found)
     wait_until(lambda: waiting_on_rate(helpline.redis, until), "the job asleep on the send rate")
 
     forget(checkin_app)
-    wait_until(lambda: worker_state(helpline.redis) == "idle", "the job, woken and done")
+    wait_until(lambda: worker_state(helpline.redis, worker) == "idle", "the job, woken and done")
     finish(worker, stop=True)
 
     assert texts_to(fake_twilio, NUMBER) == []
@@ -143,13 +184,15 @@ def test_forget_while_the_text_waits_on_the_send_rate_sends_nothing_and_leaves_n
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_forget_while_the_text_is_at_twilio_writes_nothing_after_it(
-        checkin_app, worker_env, fake_twilio, kind):
+        checkin_app, workers, fake_twilio, kind):
     helpline = checkin_app.config["HELPLINE"]
     found = KINDS[kind](checkin_app, fake_twilio)
     tokens = tokens_of(helpline, found)
     gate = fake_twilio.hold_next()
-    worker = start_worker(worker_env)
-    wait_until(lambda: fake_twilio.holding() == 1, "the text held at the local Twilio")
+    worker = workers()
+    wait_until(lambda: fake_twilio.holding() == 1 or worker.poll() is not None,
+               "the text held at the local Twilio")
+    assert fake_twilio.holding() == 1, log_of(worker)  # else the worker ended without sending
 
     forget(checkin_app)
     gate.set()
@@ -160,17 +203,17 @@ def test_forget_while_the_text_is_at_twilio_writes_nothing_after_it(
 
 
 def test_what_the_person_asks_for_after_forget_is_sent_as_usual(
-        checkin_app, worker_env, fake_twilio):
+        checkin_app, workers, fake_twilio):
     """The tombstone stops work planned before the erasure, not what they ask for afterwards."""
     helpline = checkin_app.config["HELPLINE"]
     press_8(checkin_app, fake_twilio)
     forget(checkin_app)
-    finish(start_worker(worker_env))
+    finish(workers())
     assert texts_to(fake_twilio, NUMBER) == []  # the call's text was planned before: never sent
 
     for kind in sorted(KINDS):  # a new call's text, a check-in and a reminder, all after it
         KINDS[kind](checkin_app, fake_twilio)
-    finish(start_worker(worker_env))
+    finish(workers())
 
     texts = texts_to(fake_twilio, NUMBER)
     assert len(texts) == 3, texts
