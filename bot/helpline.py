@@ -1,6 +1,7 @@
 """The composition root: build every long-lived object once per process from Settings."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -18,7 +19,9 @@ from bot.understanding.meaning import Understanding
 from bot.understanding.signals import SignalDetector
 from bot.understanding.keywords import Lexicons
 from bot.channels.limits import InboundLimit
+from bot.places.live import LiveSites
 from bot.places.locator import Locator
+from bot.places.registry import Registry
 from bot.checkins import flow as checkin_flow
 from bot.checkins import host as checkin_host
 from bot.privacy import forget
@@ -28,6 +31,8 @@ from bot.reminders import ledger as reminders
 from bot.checkins.rules import Rules
 from bot.privacy.vault import Vault
 from bot.storage.store import Store
+
+log = logging.getLogger(__name__)
 
 
 def understanding(settings: Settings, locator: Locator,
@@ -60,6 +65,19 @@ def load_region(content_dir: Path, region: str) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
+def live_sites(settings: Settings, client: redis.Redis, locator: Locator) -> LiveSites:
+    """The sites from Redis, seeded from the region's file the first time; the file's list
+    while Redis does not answer (places are still answered)."""
+    registry = Registry(client, settings.region, locator.bounds)
+    sites = LiveSites(locator, registry, settings.sites_verify_max_days)
+    try:
+        registry.seed(locator.sites)
+    except (redis.RedisError, OSError) as exc:
+        log.warning("places: could not seed the sites in Redis: %s", type(exc).__name__)
+    sites.refresh(force=True)
+    return sites
+
+
 @dataclass
 class Helpline:
     settings: Settings
@@ -71,7 +89,8 @@ class Helpline:
     engine: Engine
     conversations: Conversations
     region: dict
-    locator: Locator
+    locator: Locator          # the region's file: towns, ZIPs, statewide lines, the seed sites
+    sites: LiveSites | None = None   # the live sites (Redis), what places replies offer
     status_handlers: list[Callable] = field(default_factory=list)
     extras: dict = field(default_factory=dict)
 
@@ -84,18 +103,19 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     client = client or connect(settings)
     region = load_region(settings.content_dir, settings.region)
     locator = Locator.from_file(settings.content_dir / settings.region / "naloxone_sites.yaml")
+    sites = live_sites(settings, client, locator)
     phones = {name: entry["number"] for name, entry in region.get("phones", {}).items()}
     content = Content(settings.content_dir, settings.default_locale, {
         "program": settings.helpline_name, "phones": phones, "region": region,
         "links": {name: e["url"] for name, e in region.get("links", {}).items()},
-        "sites": locator.sites_by_region(), "tribal_sites": locator.tribal_sites(),
+        **sites.content_globals(),
     })
     flow = load_flow(settings.flows_dir)
     validate(flow, content.keys())
     lexicons = Lexicons.from_dir(settings.content_dir, settings.default_locale)
     detector = SignalDetector.from_dir(settings.content_dir)
     rules = Rules.from_settings(settings)
-    hooks = checkin_flow.merge(nearby.handlers(locator), checkin_flow.handlers(rules),
+    hooks = checkin_flow.merge(nearby.handlers(sites), checkin_flow.handlers(rules),
                                forget.handlers(),  # before reminders: a pending FORGET's YES wins
                                reminder_flow.handlers(rules, reminders.fitter(content)))
     drawn = frozenset(n.id for n in flow.nodes.values() if content.needs_params(n.say))
@@ -107,7 +127,7 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     conversations = Conversations(engine, content, store, vault,
                                   limit=InboundLimit(settings.rate_limit_per_minute))
     helpline = Helpline(settings, client, store, vault, flow, content, engine, conversations,
-                        region, locator)
+                        region, locator, sites)
     checkin_host.install(helpline)
     forget.install(helpline)
     reminders.install(helpline)

@@ -48,8 +48,10 @@ def redis_client(redis_url):
 
 
 def make_settings(redis_url: str, **overrides):
+    # SITES_VERIFY_MAX_DAYS=0: the sites' seeded check dates must not age out of the suite on
+    # the wall clock; tests of that rule (tests/test_places_live.py) set it themselves.
     env = {"REDIS_URL": redis_url, "HELPLINE_ENV": "test", "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-           "PUBLIC_BASE_URL": BASE_URL}
+           "PUBLIC_BASE_URL": BASE_URL, "SITES_VERIFY_MAX_DAYS": "0"}
     env.update({k: v for k, v in overrides.items() if k.isupper()})
     return load_settings(env, **{k: v for k, v in overrides.items() if not k.isupper()})
 

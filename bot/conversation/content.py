@@ -104,6 +104,7 @@ class Content:
                                       lstrip_blocks=True)
         self.env.globals.update(globals_ or {})
         self.env.filters["digits"] = spoken_digits
+        self.env.filters["month"] = self._month
         self._compiled: dict[tuple[str, str, str], jinja2.Template] = {}
         self._static: dict[tuple[str, str, str], str] = {}
 
@@ -153,11 +154,31 @@ class Content:
             return text
         return self._render(key, locale, channel, params)
 
+    @jinja2.pass_context
+    def _month(self, ctx, iso_day: str | None) -> str:
+        """`{{ site.verified | month }}`: 'Mar 2026' in the message's language and channel, from
+        the language's `format.months` entry, so a new language brings its own names."""
+        locale, channel = ctx.get("locale") or self.default, ctx.get("channel") or "sms"
+        has = MONTHS_KEY in self.entries.get(locale, {}) or MONTHS_KEY in self.entries[self.default]
+        names = self.render(MONTHS_KEY, locale, channel).split() if has else []
+        return month_of(names, iso_day)
+
     def _render(self, key: str, locale: str, channel: str, params: Mapping[str, Any]) -> str:
         params = dict(params)
         params.setdefault("channel", channel)
         params.setdefault("locale", locale)
         return _tidy(self.template(key, locale, channel).render(**params))
+
+
+MONTHS_KEY = "format.months"  # each language's 12 month names: short for texts, long for calls
+
+
+def month_of(names: list[str], iso_day: str | None) -> str:
+    """'2026-03-14' -> 'Mar 2026' with the language's names ('' for no date, ISO if no names)."""
+    if not iso_day:
+        return ""
+    year, month = str(iso_day)[:4], int(str(iso_day)[5:7])
+    return f"{names[month - 1]} {year}" if len(names) == 12 else str(iso_day)[:7]
 
 
 def spoken_digits(phone: str) -> str:

@@ -23,7 +23,7 @@ from rq.job import Job, JobStatus
 
 from bot.understanding import when
 from bot.checkins.rules import Rules
-from bot.conversation.content import Content, segments
+from bot.conversation.content import Content, ContentError, segments
 from bot.channels.conversations import Facts
 from bot.checkins.dispatch import FAILURE_TTL, RESULT_TTL, SEND_QUEUE, SEND_TIMEOUT
 from bot.conversation.engine import Reply
@@ -263,7 +263,10 @@ def say(content: Content):
 def fitter(content: Content):
     """fits(replies, locale): the replies joined as one text stay within MAX_SEGMENTS."""
     def fits(replies: tuple[Reply, ...], locale: str) -> bool:
-        text = "\n\n".join(content.render(r.key, locale, "sms", r.params) for r in replies)
+        try:
+            text = "\n\n".join(content.render(r.key, locale, "sms", r.params) for r in replies)
+        except ContentError:  # e.g. no short form of an offer in this content: it does not fit
+            return False
         return segments(text).count <= MAX_SEGMENTS
     return fits
 
