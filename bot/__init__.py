@@ -22,6 +22,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     from bot.ops import cli
     from bot.channels import errors
     from bot.ops import metrics
+    from bot.ops import reload
     from bot.ops import health as ops
     from bot.ops import logs as web_logging
     from bot.channels import sms, voice
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     console.init_app(app, app.config["HELPLINE"])
     admin.init_app(app, app.config["HELPLINE"])
     errors.init_app(app)
+    reload.init_app(app, attach=(voice.attach, console.attach))
     cli.init_app(app)
     checkin_cli.init_app(app)
     __import__("bot.understanding.cli").understanding.cli.init_app(app)

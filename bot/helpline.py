@@ -26,6 +26,7 @@ from bot.checkins import flow as checkin_flow
 from bot.checkins import host as checkin_host
 from bot.privacy import forget
 from bot.places import nearby
+from bot.places import reports as site_reports
 from bot.reminders import flow as reminder_flow
 from bot.reminders import ledger as reminders
 from bot.checkins.rules import Rules
@@ -131,4 +132,5 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     checkin_host.install(helpline)
     forget.install(helpline)
     reminders.install(helpline)
+    site_reports.install(helpline)
     return helpline

@@ -41,11 +41,25 @@ def init_app(app: Flask, helpline) -> None:
     app.extensions["console"] = ConsoleState(
         helpline, helpline.redis, helpline.vault, Accounts(helpline.redis, helpline.settings.secret),
         Audit(helpline.redis), helpline.settings.console_idle_minutes)
-    usage.install(helpline)
+    attach(app, helpline)
     app.register_blueprint(bp)
     app.after_request(_headers)
     app.after_request(usage.count_call)
     app.cli.add_command(cli.staff)
+
+
+def attach(app: Flask, helpline) -> None:
+    """What the console needs from a helpline: at start, and again at each content reload
+    (bot/ops/reload.py), when pages built from the old one (messages, simulator) are dropped."""
+    from bot.console import usage
+
+    state = app.extensions["console"]
+    state.helpline = helpline
+    state.extras.pop("catalogue", None)
+    state.extras.pop("simulator", None)
+    usage.install(helpline)
+    if helpline.sites is not None and helpline.sites.registry is not None:
+        helpline.sites.registry.audit = state.audit.record  # site changes in the staff audit log
 
 
 @bp.before_request

@@ -31,6 +31,8 @@ from datetime import datetime, timezone
 from redis import Redis
 from rq import Worker
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+
+from bot.ops.reload import worker_follower
 from rq.utils import utcparse
 
 log = logging.getLogger(__name__)
@@ -119,6 +121,17 @@ class HelplineWorker(Worker):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("maintenance_interval", MAINTENANCE_SECONDS)
         super().__init__(*args, **kwargs)
+        self._follower = None
+
+    def execute_job(self, job, queue):
+        """Before forking the job: follow content reloads and site changes (bot/ops/reload.py)."""
+        try:
+            if self._follower is None:
+                self._follower = worker_follower()
+            self._follower.maybe()
+        except Exception as exc:  # following edits must never stop a job
+            self.log.warning("could not follow content or site changes: %s", type(exc).__name__)
+        return super().execute_job(job, queue)
 
     def _start_scheduler(self, burst=False, logging_level="INFO", date_format=None,
                          log_format=None):

@@ -55,9 +55,18 @@ class LiveSites:
             return False
         self._looked = now
         try:
-            version = self.registry.version()     # read first: the sites are at least this new
-            if version == self._version:
-                return False
+            return self.follow(self.registry.version())
+        except (redis.RedisError, OSError) as exc:
+            log.warning("places: could not read the sites, answering from the copy in hand: %s",
+                        type(exc).__name__)
+            return False
+
+    def follow(self, version: int | None) -> bool:
+        """Reload when `version` (read by the caller, e.g. with the content's in one MGET) is not
+        the copy's. The version is read before the sites, so the sites are at least that new."""
+        if self.registry is None or version is None or version == self._version:
+            return False
+        try:
             sites = self.registry.sites() if version else None
         except (redis.RedisError, OSError) as exc:
             log.warning("places: could not read the sites, answering from the copy in hand: %s",

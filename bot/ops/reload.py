@@ -1,0 +1,155 @@
+"""Edits that running processes follow without a restart: content and flows, and the sites.
+
+Two version keys in Redis (bot/storage/keys.py): the sites' (bumped at each live change of a
+site) and the content's, CONTENT_VERSION_KEY, bumped by request() once `flows check` and
+`content check` pass on the files on disk (the console's "Reload" runs check_files first). Every
+web process looks at both with one MGET at most once a second (a request hook), every worker
+before each job; when the content version moved, the process builds a new Helpline from the files
+and swaps it in (reload_app), and when only the sites moved, it reloads its copy of the sites.
+A build that fails keeps the helpline in hand and logs why: a broken edit never takes the
+service down. A signal or command that reloads one process can call reload_app, or request()
+to move every process.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+
+import redis
+
+from bot.checkins import jobs
+from bot.conversation.checks import check_content
+from bot.helpline import build
+from bot.storage.keys import CONTENT_RELOAD_KEY, CONTENT_VERSION_KEY, sites_version_key
+from bot.voice.checks import check_voice
+
+log = logging.getLogger(__name__)
+CHECK_EVERY = 1.0  # seconds between two looks at the versions, per process
+ATTACH = "helpline_attach"  # app.extensions: fn(app, helpline) for each part built on a helpline
+
+
+def request(client: redis.Redis, who: str, now: datetime | None = None) -> int:
+    """Ask every process to load the content and flows from disk again; the new version."""
+    now = now or datetime.now(timezone.utc)
+    version = int(client.incr(CONTENT_VERSION_KEY))
+    client.hset(CONTENT_RELOAD_KEY, mapping={"version": version, "who": who,
+                                             "at": now.isoformat(timespec="seconds")})
+    return version
+
+
+def last(client: redis.Redis) -> dict:
+    """The last reload asked for: version, who, at ({} if none)."""
+    return {k.decode(): v.decode() for k, v in client.hgetall(CONTENT_RELOAD_KEY).items()}
+
+
+def check_files(settings, client: redis.Redis) -> tuple[object | None, list[str]]:
+    """A helpline built from the files on disk, and every problem `flows check` and `content
+    check` find in them (([], None) when the files do not even load)."""
+    try:
+        fresh = build(settings, client)
+    except Exception as exc:  # a broken file: the error names it (flows.py, content.py)
+        return None, [f"{type(exc).__name__}: {exc}"]
+    _, errors = check_content(fresh.content, fresh.flow)
+    for extra in fresh.extras.get("content_checks", []) + [check_voice]:
+        try:
+            errors += list(extra(fresh))
+        except Exception as exc:
+            errors.append(f"{getattr(extra, '__name__', 'check')}: {type(exc).__name__}: {exc}")
+    return fresh, errors
+
+
+class Follower:
+    """One process's view of the two versions. `current()` is the helpline in use; `swap()`
+    builds a new one from the files and puts it in use (True when it did)."""
+
+    def __init__(self, current, swap, check_every: float = CHECK_EVERY, clock=time.monotonic):
+        self.current, self.swap = current, swap
+        self.check_every, self.clock = check_every, clock
+        self.content_version: int | None = None
+        self._looked = -math.inf
+        self._lock = threading.Lock()
+
+    def start(self) -> "Follower":
+        """Remember the content version this process was built from (no reload at start)."""
+        try:
+            self.content_version = int(self.current().redis.get(CONTENT_VERSION_KEY) or 0)
+        except (redis.RedisError, OSError):
+            self.content_version = None
+        return self
+
+    def maybe(self, force: bool = False) -> None:
+        """At most once a `check_every`: one MGET of both versions, then follow them."""
+        now = self.clock()
+        if not force and now - self._looked < self.check_every:
+            return
+        self._looked = now
+        helpline = self.current()
+        try:
+            raw_sites, raw_content = helpline.redis.mget(
+                sites_version_key(helpline.settings.region), CONTENT_VERSION_KEY)
+        except (redis.RedisError, OSError):
+            return  # Redis trouble: keep what is in hand
+        content = int(raw_content or 0)
+        if self.content_version is None:
+            self.content_version = content
+        if content != self.content_version:
+            self.reload(content)
+        elif helpline.sites is not None:
+            helpline.sites.follow(int(raw_sites or 0))
+
+    def reload(self, version: int) -> bool:
+        """Build the helpline again from the files and swap it in; False if it failed."""
+        if not self._lock.acquire(blocking=False):
+            return False  # another request of this process is on it
+        try:
+            started = time.monotonic()
+            try:
+                ok = self.swap()
+            except Exception:
+                log.exception("content reload failed; still answering with the content loaded "
+                              "before")
+                ok = False
+            else:
+                log.info("content and flows reloaded (version %s) in %.2f s", version,
+                         time.monotonic() - started)
+            self.content_version = version  # a failed build is not retried at every request
+            return ok
+        finally:
+            self._lock.release()
+
+
+def reload_app(app) -> bool:
+    """A new Helpline from the files, attached to the app's parts, then made current. Raises
+    what the build raised (the Follower logs it and keeps the old one)."""
+    old = app.config["HELPLINE"]
+    new = build(old.settings, old.redis)
+    for attach in app.extensions.get(ATTACH, []):
+        attach(app, new)
+    app.config["HELPLINE"] = new
+    return True
+
+
+def init_app(app, attach=()) -> Follower:
+    """Follow both versions before each request. `attach`: fn(app, helpline) for each part of the
+    app built on a helpline (calls, the console), run again for a reloaded one."""
+    app.extensions.setdefault(ATTACH, []).extend(attach)
+    follower = Follower(lambda: app.config["HELPLINE"], lambda: reload_app(app)).start()
+    app.extensions["reload"] = follower
+    app.before_request(follower.maybe)
+    return follower
+
+
+def worker_follower() -> Follower:
+    """The same for a worker: looked at before each job (in the parent, so the job processes
+    it forks inherit the new helpline)."""
+    def swap() -> bool:
+        rt = jobs.runtime()
+        fresh = jobs.Runtime.of(build(rt.settings, rt.redis))
+        jobs.use(replace(fresh, _sender=rt._sender, pid=rt.pid, _queues=rt._queues).warm())
+        return True
+
+    return Follower(lambda: jobs.runtime().helpline, swap).start()
