@@ -19,6 +19,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     from bot.ops import admin
     from bot import console
     from bot.checkins import cli as checkin_cli
+    from bot.places import cli as places_cli
     from bot.ops import cli
     from bot.channels import errors
     from bot.ops import metrics
@@ -48,5 +49,6 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     reload.init_app(app, attach=(voice.attach, console.attach))
     cli.init_app(app)
     checkin_cli.init_app(app)
+    places_cli.init_app(app)
     __import__("bot.understanding.cli").understanding.cli.init_app(app)
     return app
