@@ -33,7 +33,7 @@ class ConsoleState:
 
 def init_app(app: Flask, helpline) -> None:
     """Mount /console, its CSRF checks and headers, the usage counters and `flask staff`."""
-    from bot.console import auth, cli, pages, simulator_views, usage  # noqa: F401 (routes)
+    from bot.console import auth, cli, pages, simulator_views, sites_views, usage  # noqa: F401
     from bot.console.accounts import Accounts, Audit
 
     security.configure(app, helpline.settings)
@@ -92,6 +92,26 @@ def _csrf_refused(error):
     return render_template("console/error.html", status=400,
                            message="This form has expired or did not come from the console. "
                                    "Go back, reload the page and try again."), 400
+
+
+@bp.app_template_filter("timestamp")
+def _timestamp(seconds) -> str:
+    """A Unix time as 'YYYY-MM-DD HH:MM' UTC."""
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(float(seconds), timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+@bp.app_template_filter("field")
+def _field(value) -> str:
+    """A site field as people read it: '—' for none, lists joined, yes/no."""
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v).replace("_", " ") for v in value)
+    return str(value)
 
 
 @bp.app_context_processor

@@ -1,14 +1,11 @@
-"""Read-only console pages: dashboard, messages (content), flow map, places. Viewers and up."""
+"""Read-only console pages: dashboard, messages (content), flow map. Viewers and up.
+The places pages are in sites_views.py."""
 from __future__ import annotations
 
-import re
-from datetime import datetime, timezone
 
 from flask import abort, render_template, request
 
 from bot.console import bp, catalogue, charts, dashboard as figures, flowmap, security
-from bot.conversation.checks import allowed_sources
-from bot.conversation.engine import Context
 
 
 
@@ -75,53 +72,3 @@ def flows():
     return render_template("console/flows.html", boxes=boxes, edges=edges, width=width,
                            height=height, W=flowmap.W, H=flowmap.H, problems=problems,
                            nodes=flow.nodes)
-
-
-@bp.get("/places")
-@security.require("viewer")
-def places():
-    c = security.console()
-    helpline = c.helpline
-    locator = helpline.locator
-    known = allowed_sources(helpline.settings.content_dir)
-    rows = []
-    for site in locator.sites:
-        checks = []
-        if not re.fullmatch(r"\d{3}-\d{3}-\d{4}", site.phone or ""):
-            checks.append("phone is not NNN-NNN-NNNN")
-        if site.source not in known:
-            checks.append(f"source {site.source} is not in content/SOURCES.yaml")
-        rows.append((site, checks))
-    query = (request.args.get("q") or "").strip()[:80]
-    locale = request.args.get("lang") or helpline.settings.default_locale
-    locale = locale if locale in helpline.content.locales else helpline.settings.default_locale
-    answer = None
-    if query:
-        answer = _what_would_they_get(helpline, query, locale)
-    return render_template("console/places.html", rows=rows, statewide=locator.statewide,
-                           region=locator.name, q=query, answer=answer, lang=locale,
-                           locales=helpline.content.locales)
-
-
-def _what_would_they_get(helpline, query: str, locale: str) -> dict:
-    """The SMS reply to this text at the 'where to get naloxone' prompt of a new conversation:
-    the engine and renderer of POST /sms, with no state read or written."""
-    from bot.conversation.engine import State
-
-    now = datetime.now(timezone.utc)
-    at_prompt = State(node="naloxone_where", locale=locale)
-    first = helpline.engine.step(None, query, now, Context(channel="sms", locale=locale))
-    prompt = helpline.engine.step(at_prompt, query, now, Context(channel="sms", locale=locale))
-    lookup = helpline.locator.classify(query)
-    return {"anywhere": _shown(helpline, first), "at_prompt": _shown(helpline, prompt),
-            "status": lookup.status, "place": lookup.place.label if lookup.place else ""}
-
-
-def _shown(helpline, outcome) -> dict:
-    from bot.conversation.content import segments
-
-    texts = helpline.conversations.render(outcome, "sms")
-    text = texts[0] if texts else ""
-    seg = segments(text)
-    return {"text": text, "screen": outcome.state.node, "segments": seg.count,
-            "encoding": seg.encoding}

@@ -161,3 +161,8 @@ def places_seq_key(region: str) -> str:
 # --- content and flows reloaded without a restart (bot/ops/reload.py) --------------------------
 CONTENT_VERSION_KEY = "hl:content:version"  # bumped by the console's "Reload"; processes follow
 CONTENT_RELOAD_KEY = "hl:content:reloaded"  # hash: version, who, when (shown in the console)
+
+
+def site_import_key(region: str, staff: str) -> str:
+    """An HSDS import read in the console, waiting for its author to stage it (an hour)."""
+    return f"{PLACES_PREFIX}:{region}:import:{staff}"
