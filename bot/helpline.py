@@ -31,6 +31,7 @@ from bot.reminders import flow as reminder_flow
 from bot.reminders import ledger as reminders
 from bot.checkins.rules import Rules
 from bot.privacy.vault import Vault
+from bot.storage.keys import CONTENT_VERSION_KEY
 from bot.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -66,6 +67,13 @@ def load_region(content_dir: Path, region: str) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
+def read_content_version(client: redis.Redis) -> int | None:
+    try:
+        return int(client.get(CONTENT_VERSION_KEY) or 0)
+    except (redis.RedisError, OSError):
+        return None
+
+
 def live_sites(settings: Settings, client: redis.Redis, locator: Locator) -> LiveSites:
     """The sites from Redis, seeded from the region's file the first time; the file's list
     while Redis does not answer (places are still answered)."""
@@ -92,6 +100,7 @@ class Helpline:
     region: dict
     locator: Locator          # the region's file: towns, ZIPs, statewide lines, the seed sites
     sites: LiveSites | None = None   # the live sites (Redis), what places replies offer
+    content_version: int | None = None   # CONTENT_VERSION_KEY when the files were read (ops/reload.py)
     status_handlers: list[Callable] = field(default_factory=list)
     extras: dict = field(default_factory=dict)
 
@@ -102,6 +111,7 @@ class Helpline:
 
 def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     client = client or connect(settings)
+    content_version = read_content_version(client)   # before the files: they are at least this new
     region = load_region(settings.content_dir, settings.region)
     locator = Locator.from_file(settings.content_dir / settings.region / "naloxone_sites.yaml")
     sites = live_sites(settings, client, locator)
@@ -128,7 +138,7 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     conversations = Conversations(engine, content, store, vault,
                                   limit=InboundLimit(settings.rate_limit_per_minute))
     helpline = Helpline(settings, client, store, vault, flow, content, engine, conversations,
-                        region, locator, sites)
+                        region, locator, sites, content_version)
     checkin_host.install(helpline)
     forget.install(helpline)
     reminders.install(helpline)

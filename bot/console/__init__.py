@@ -33,7 +33,8 @@ class ConsoleState:
 
 def init_app(app: Flask, helpline) -> None:
     """Mount /console, its CSRF checks and headers, the usage counters and `flask staff`."""
-    from bot.console import auth, cli, pages, simulator_views, sites_views, usage  # noqa: F401
+    from bot.console import (auth, cli, pages, reload_views, simulator_views,  # noqa: F401
+                             sites_views, usage)
     from bot.console.accounts import Accounts, Audit
 
     security.configure(app, helpline.settings)

@@ -3,9 +3,10 @@ The places pages are in sites_views.py."""
 from __future__ import annotations
 
 
-from flask import abort, render_template, request
+from flask import abort, current_app, render_template, request
 
 from bot.console import bp, catalogue, charts, dashboard as figures, flowmap, security
+from bot.ops import reload
 
 
 
@@ -46,8 +47,11 @@ def content():
     only_problems = request.args.get("problems") == "1"
     if only_problems:
         messages = [m for m in messages if m.problems]
+    follower = current_app.extensions.get("reload")
     return render_template("console/content.html", messages=messages, loose=loose, q=query,
-                           channel=channel, locales=locales, only_problems=only_problems)
+                           channel=channel, locales=locales, only_problems=only_problems,
+                           version=follower.content_version if follower else 0,
+                           reloaded=reload.last(c.helpline.redis))
 
 
 @bp.get("/content/<key>")

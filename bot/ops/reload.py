@@ -23,6 +23,7 @@ import redis
 
 from bot.checkins import jobs
 from bot.conversation.checks import check_content
+from bot.conversation.content import Content, ContentError
 from bot.helpline import build
 from bot.storage.keys import CONTENT_RELOAD_KEY, CONTENT_VERSION_KEY, sites_version_key
 from bot.voice.checks import check_voice
@@ -52,7 +53,7 @@ def check_files(settings, client: redis.Redis) -> tuple[object | None, list[str]
     try:
         fresh = build(settings, client)
     except Exception as exc:  # a broken file: the error names it (flows.py, content.py)
-        return None, [f"{type(exc).__name__}: {exc}"]
+        return None, _named(settings) or [f"{type(exc).__name__}: {exc}"]
     _, errors = check_content(fresh.content, fresh.flow)
     for extra in fresh.extras.get("content_checks", []) + [check_voice]:
         try:
@@ -60,6 +61,23 @@ def check_files(settings, client: redis.Redis) -> tuple[object | None, list[str]
         except Exception as exc:
             errors.append(f"{getattr(extra, '__name__', 'check')}: {type(exc).__name__}: {exc}")
     return fresh, errors
+
+
+def _named(settings) -> list[str]:
+    """Template errors with their file and key (a build stops at the first, unnamed)."""
+    try:
+        content = Content(settings.content_dir, settings.default_locale)
+    except Exception as exc:   # a file that is not YAML: ContentError names it
+        return [str(exc)]
+    found = []
+    for locale in content.locales:
+        for key in sorted(content.entries[locale]):
+            for channel in ("sms", "voice"):
+                try:
+                    content.template(key, locale, channel)
+                except ContentError as exc:
+                    found.append(str(exc))
+    return sorted(set(found))
 
 
 class Follower:
@@ -74,11 +92,8 @@ class Follower:
         self._lock = threading.Lock()
 
     def start(self) -> "Follower":
-        """Remember the content version this process was built from (no reload at start)."""
-        try:
-            self.content_version = int(self.current().redis.get(CONTENT_VERSION_KEY) or 0)
-        except (redis.RedisError, OSError):
-            self.content_version = None
+        """The content version the helpline in use was built from (read before its files)."""
+        self.content_version = self.current().content_version
         return self
 
     def maybe(self, force: bool = False) -> None:
@@ -122,11 +137,12 @@ class Follower:
             self._lock.release()
 
 
-def reload_app(app) -> bool:
-    """A new Helpline from the files, attached to the app's parts, then made current. Raises
-    what the build raised (the Follower logs it and keeps the old one)."""
+def reload_app(app, new=None) -> bool:
+    """A new Helpline from the files (or `new`, already built and checked), attached to the
+    app's parts, then made current. Raises what the build raised (the Follower logs it and
+    keeps the old one)."""
     old = app.config["HELPLINE"]
-    new = build(old.settings, old.redis)
+    new = new or build(old.settings, old.redis)
     for attach in app.extensions.get(ATTACH, []):
         attach(app, new)
     app.config["HELPLINE"] = new
