@@ -69,7 +69,7 @@ def test_the_dashboard_counts_delivery_failures_by_error_code(app, client, edito
         assert response.status_code == 204
     html = editor.client.get("/console/").get_data(as_text=True)
 
-    assert "delivery failed, error 30007 (30 days)</th><td>&lt;5" in html
+    assert "delivery failed, error 30007</th><td>&lt;5" in html
     assert "error 30003" in html
 
 

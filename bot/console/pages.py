@@ -2,23 +2,53 @@
 The places pages are in sites_views.py."""
 from __future__ import annotations
 
+import csv
+import io
+from datetime import datetime, timezone
 
-from flask import abort, current_app, render_template, request
+from flask import Response, abort, current_app, render_template, request
 
 from bot.console import bp, catalogue, charts, dashboard as figures, flowmap, security
 from bot.ops import reload
 
 
 
+def _range_figures():
+    c = security.console()
+    today = datetime.now(timezone.utc).date()
+    start, end, problem = figures.date_range(request.args.get("from"), request.args.get("to"),
+                                             today)
+    return figures.figures(c.helpline, start, end), problem
+
+
 @bp.get("/")
 @security.require("viewer")
 def dashboard():
-    c = security.console()
-    data = figures.figures(c.helpline)
+    data, problem = _range_figures()
+    span = f"{data['start']} to {data['end']}"
     return render_template("console/dashboard.html", d=data, fig=figures.suppress,
-                           daily=charts.columns(data["texts_by_day"]),
-                           screens=charts.bars(data["screens"]),
-                           places=charts.bars(data["places"]))
+                           problem=problem, span=span,
+                           daily=charts.columns(data["texts_by_day"], "Texts in per day"),
+                           unknown=charts.columns([(r["day"], r["not_understood"])
+                                                   for r in data["daily"]],
+                                                  "Texts not understood per day"),
+                           screens=charts.bars(data["screens"], "Most visited screens"),
+                           places=charts.bars(data["places"], "Places looked up"))
+
+
+@bp.get("/dashboard.csv")
+@security.require("viewer")
+def dashboard_csv():
+    """The daily figures of the range as CSV, with the dashboard's "<5" rule."""
+    data, _ = _range_figures()
+    columns, rows = figures.csv_rows(data)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    name = f"helpline-daily-{data['start']}-{data['end']}.csv"
+    return Response(buffer.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
 
 
 def _catalogue():
@@ -73,6 +103,12 @@ def flows():
     boxes, edges, width, height = flowmap.layout(flow)
     edges = [e for e in edges if not e.back]  # "0 = menu" and BACK links are everywhere
     problems = [b for b in boxes if b.problem]
+    today = datetime.now(timezone.utc).date()
+    start, end, problem = figures.date_range(request.args.get("from"), request.args.get("to"),
+                                             today)
+    visits, moves = flowmap.counts(c.helpline.store, figures.days_between(start, end))
     return render_template("console/flows.html", boxes=boxes, edges=edges, width=width,
                            height=height, W=flowmap.W, H=flowmap.H, problems=problems,
-                           nodes=flow.nodes)
+                           nodes=flow.nodes, visits=visits, moves=moves, fig=figures.suppress,
+                           start=start, end=end, problem=problem,
+                           top_moves=sorted(moves.items(), key=lambda kv: -kv[1])[:15])

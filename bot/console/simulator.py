@@ -41,6 +41,9 @@ class SimStore(Store):
     def count_visit(self, node, now, pipe=None) -> None:
         return None
 
+    def count_move(self, came_from, node, now, pipe) -> None:
+        return None
+
 
 
 @dataclass(frozen=True)

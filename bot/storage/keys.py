@@ -31,6 +31,11 @@ def stats_key(day: str) -> str:
     return f"{PREFIX}:stats:{day}"
 
 
+def moves_key(day: str) -> str:
+    """Anonymous daily counts of moves between screens ("from>to"), for the flow map's arrows."""
+    return f"{PREFIX}:stats:{day}:moves"
+
+
 def rate_key(subject: str, window: int) -> str:
     """Messages from one person in one clock minute (bot/channels/limits.py), gone two minutes later."""
     return f"{PREFIX}:rate:{subject}:{window}"
