@@ -45,6 +45,7 @@ def init_app(app: Flask, helpline) -> None:
     attach(app, helpline)
     app.register_blueprint(bp)
     app.after_request(_headers)
+    app.register_error_handler(404, _not_found)
     app.after_request(usage.count_call)
     app.cli.add_command(cli.staff)
 
@@ -86,6 +87,16 @@ def _headers(response):
 def _refused(error):
     return render_template("console/error.html", status=error.code,
                            message=error.description), error.code
+
+
+def _not_found(error):
+    """A console address that does not exist gets the console's page (title, language, a way
+    back); elsewhere, Flask's own 404."""
+    from flask import request
+
+    if request.path.startswith("/console"):
+        return _refused(error)
+    return error
 
 
 @bp.errorhandler(CSRFError)
