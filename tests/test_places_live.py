@@ -151,3 +151,20 @@ def test_the_file_seeds_redis_once_and_edits_survive_a_restart(redis_url, redis_
     area.send("2")
     area.send("2")
     assert "Ka Joog" not in area.send("1")
+
+
+def test_the_dashboard_warns_before_a_place_stops_being_offered(strict_app):
+    from tests.test_console import Staff
+
+    sites = registry(strict_app)
+    sites.verify("raan-duluth", "ada", TODAY - timedelta(days=170))   # 10 days left
+    sites.verify("raan-mankato", "ada", TODAY - timedelta(days=200))  # too old already
+    strict_app.config["HELPLINE"].sites.refresh(force=True)
+    viewer = Staff(strict_app, "val", "viewer")
+    assert viewer.sign_in().status_code == 302
+    html = viewer.client.get("/console/").get_data(as_text=True)
+    warning = html[html.index('id="verify-soon"'):html.index("</section>", html.index('id="verify-soon"'))]
+    assert "Rural AIDS Action Network (RAAN) Mankato</a>: no longer offered" in warning
+    assert "Rural AIDS Action Network (RAAN) Duluth</a>: stops being offered in 10 days" in warning
+    places = viewer.client.get("/console/places").get_data(as_text=True)
+    assert "stops being offered in 10 days unless someone verifies it" in places

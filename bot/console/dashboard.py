@@ -12,6 +12,8 @@ from datetime import date, datetime, timedelta, timezone
 
 from bot.console import usage
 from bot.ops import health
+from bot.places.live import WARN_DAYS
+from bot.places.sites import expires
 
 DAYS = 30
 MAX_DAYS = 400   # the counters are kept 400 days (bot/storage/store.py STATS_TTL)
@@ -103,7 +105,26 @@ def figures(helpline, start: date | None = None, end: date | None = None,
         "subscribers": _subscribers(helpline),
         "sends": helpline.store.sends(),
         "health": _health(helpline, now),
+        "to_verify": sites_to_verify(helpline, now.date()),
     }
+
+
+def sites_to_verify(helpline, today: date) -> list[dict]:
+    """Active sites no longer offered for want of a check, or within WARN_DAYS of it."""
+    sites = getattr(helpline, "sites", None)
+    if sites is None:
+        return []
+    max_days, found = helpline.settings.sites_verify_max_days, []
+    if max_days <= 0:  # no limit set: nothing stops being offered for want of a check
+        return []
+    for site in sites.all.sites:
+        if site.status != "active":
+            continue
+        last = expires(site, max_days)                 # None: never verified
+        left = (last - today).days if last else -1
+        if left <= WARN_DAYS:
+            found.append({"id": site.id, "name": site.name, "left": left})
+    return sorted(found, key=lambda s: s["left"])
 
 
 def _day_row(day: str, row: dict, visits: dict, locales: list[str]) -> dict:
