@@ -75,14 +75,11 @@ def read_content_version(client: redis.Redis) -> int | None:
 
 
 def live_sites(settings: Settings, client: redis.Redis, locator: Locator) -> LiveSites:
-    """The sites from Redis, seeded from the region's file the first time; the file's list
-    while Redis does not answer (places are still answered)."""
-    registry = Registry(client, settings.region, locator.bounds)
+    """The sites from Redis (read now, so a restart answers with the edits made before it), else
+    the region's file: before any site was edited (the registry seeds itself from the file on
+    first use), and while Redis does not answer. Nothing is written here."""
+    registry = Registry(client, settings.region, locator.bounds, seed=locator.sites)
     sites = LiveSites(locator, registry, settings.sites_verify_max_days)
-    try:
-        registry.seed(locator.sites)
-    except (redis.RedisError, OSError) as exc:
-        log.warning("places: could not seed the sites in Redis: %s", type(exc).__name__)
     sites.refresh(force=True)
     return sites
 

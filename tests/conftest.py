@@ -86,7 +86,9 @@ class Texter:
     def send(self, body: str, sid: str | None = None, **extra) -> str:
         response = post_signed(self.client, "/sms", sms_form(self.number, body, sid, **extra))
         assert response.status_code == 200, response.get_data(as_text=True)
-        return "\n\n".join(message_texts(response.get_data(as_text=True)))
+        text = response.get_data(as_text=True)
+        response.close()  # as a WSGI server does: what runs after the reply runs now
+        return "\n\n".join(message_texts(text))
 
 
 def message_texts(xml_text: str) -> list[str]:

@@ -135,8 +135,9 @@ def test_another_process_follows_a_change_and_texts_never_read_the_sites(redis_u
     assert reads_of_the_sites() == before    # a text reads no site from Redis
 
     registry(editing).set_status("raan-mankato", "temporarily_closed", "ed")
-    now[0] += 1.0                            # the once-a-second look at the version key
-    assert "RAAN Mankato" not in person.send("mankato")
+    now[0] += 1.0            # a second later, the look at the version key after a reply ...
+    person.send("hi")
+    assert "RAAN Mankato" not in person.send("mankato")      # ... and the next text follows
     assert reads_of_the_sites() == before + 1
 
 

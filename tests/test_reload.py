@@ -60,6 +60,7 @@ def test_reload_puts_an_edit_live_in_every_process_after_the_checks(redis_url, r
     assert "Text a number" in here.send("menu")              # this process: at once
     assert "Reply with a number" in there.send("menu")       # another: at its next look ...
     clock[0] += 1.0
+    there.send("hi")                                         # (after the reply to a text)
     assert "Text a number" in there.send("menu")             # ... within a second
     assert reload.last(redis_client)["who"] == "erin"
 

@@ -3,7 +3,7 @@
 Two version keys in Redis (bot/storage/keys.py): the sites' (bumped at each live change of a
 site) and the content's, CONTENT_VERSION_KEY, bumped by request() once `flows check` and
 `content check` pass on the files on disk (the console's "Reload" runs check_files first). Every
-web process looks at both with one MGET at most once a second (a request hook), every worker
+web process looks at both with one MGET at most once a second (after a request is answered), every worker
 before each job; when the content version moved, the process builds a new Helpline from the files
 and swaps it in (reload_app), and when only the sites moved, it reloads its copy of the sites.
 A build that fails keeps the helpline in hand and logs why: a broken edit never takes the
@@ -150,12 +150,20 @@ def reload_app(app, new=None) -> bool:
 
 
 def init_app(app, attach=()) -> Follower:
-    """Follow both versions before each request. `attach`: fn(app, helpline) for each part of the
-    app built on a helpline (calls, the console), run again for a reloaded one."""
+    """Follow both versions after each answered request, once its response is sent: a request
+    refused (a forged signature, a bad form) never reaches Redis, and no reply waits on a
+    reload. `attach`: fn(app, helpline) for each part of the app built on a helpline (calls, the
+    console), run again for a reloaded one."""
     app.extensions.setdefault(ATTACH, []).extend(attach)
     follower = Follower(lambda: app.config["HELPLINE"], lambda: reload_app(app)).start()
     app.extensions["reload"] = follower
-    app.before_request(follower.maybe)
+
+    def after(response):
+        if response.status_code < 400:
+            response.call_on_close(follower.maybe)
+        return response
+
+    app.after_request(after)
     return follower
 
 

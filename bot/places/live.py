@@ -67,7 +67,7 @@ class LiveSites:
         if self.registry is None or version is None or version == self._version:
             return False
         try:
-            sites = self.registry.sites() if version else None
+            sites = self.registry.sites() if version else None   # 0: never seeded, the file
         except (redis.RedisError, OSError) as exc:
             log.warning("places: could not read the sites, answering from the copy in hand: %s",
                         type(exc).__name__)

@@ -78,19 +78,30 @@ class Registry:
     """One region's sites in Redis (keys in bot/storage/keys.py)."""
 
     def __init__(self, client: redis.Redis, region: str, bounds: dict,
-                 audit: Callable[[str, str, str], None] | None = None):
+                 audit: Callable[[str, str, str], None] | None = None,
+                 seed: list[Site] | None = None):
         self.redis, self.region, self.bounds, self.audit = client, region, bounds, audit
         self.key = keys.sites_key(region)
         self.version_key = keys.sites_version_key(region)
         self.proposals_key = keys.site_proposals_key(region)
+        self._seed, self._seeded = list(seed or []), seed is None
+
+    def _ready(self) -> None:
+        """Seed an empty registry from the region's file on first use, not at start-up: a
+        process that only answers texts writes nothing until a site is read for editing."""
+        if not self._seeded:
+            self.seed(self._seed)
+            self._seeded = True
 
     # --- reading -----------------------------------------------------------------------------
     def version(self) -> int:
+        """0 while nothing was seeded: the region's file is then the list."""
         return int(self.redis.get(self.version_key) or 0)
 
     def sites(self) -> list[Site]:
         """Every site, live or not, by name; a record that no longer passes the checks is skipped
         (and logged by the caller's view of problems), never served."""
+        self._ready()
         found = []
         for raw in self.redis.hvals(self.key):
             site = self._parse(raw)
@@ -99,6 +110,7 @@ class Registry:
         return sorted(found, key=lambda s: s.name.lower())
 
     def get(self, site_id: str) -> Site | None:
+        self._ready()
         raw = self.redis.hget(self.key, site_id)
         return self._parse(raw) if raw else None
 
@@ -168,6 +180,7 @@ class Registry:
         return proposal
 
     def proposals(self) -> list[Proposal]:
+        self._ready()
         found = [Proposal(**json.loads(v)) for v in self.redis.hvals(self.proposals_key)]
         return sorted(found, key=lambda p: p.at)
 
@@ -177,6 +190,7 @@ class Registry:
 
     def approve(self, pid: str, who: str, is_admin: bool = False) -> Site:
         """Another editor, or an admin, puts a proposal live, if the site did not change since."""
+        self._ready()
         proposal = self.proposal(pid)
         if proposal is None:
             raise ReviewError(f"proposal #{pid} is gone: someone else reviewed it")
