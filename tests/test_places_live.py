@@ -169,3 +169,17 @@ def test_the_dashboard_warns_before_a_place_stops_being_offered(strict_app):
     assert "Rural AIDS Action Network (RAAN) Duluth</a>: stops being offered in 10 days" in warning
     places = viewer.client.get("/console/places").get_data(as_text=True)
     assert "stops being offered in 10 days unless someone verifies it" in places
+
+
+def test_the_phone_line_says_when_each_place_was_checked_and_names_no_retired_one(app, client):
+    from tests.test_voice import PATHS, Caller, walk_to
+
+    registry(app).set_status("st-louis-county-public-health", "defunct", "ed")
+    follow(app)
+    caller = Caller(client)
+    caller.start()
+    walk_to(caller, PATHS["naloxone_where"])
+    said = caller.press("55811")
+    assert "places near Duluth" in said
+    assert "Last checked November 2026." in said and "Please call before you go." in said
+    assert "St. Louis County" not in said

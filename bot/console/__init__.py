@@ -4,7 +4,8 @@ in bot/console/static (no CDN, no build step). docs/console.md is the operator's
 
 Modules: keys (Redis key names), accounts (staff, passwords, second factor, audit), security
 (session, headers, throttling, roles), auth (sign-in pages), cli (`flask staff ...`), usage
-(anonymous counters), dashboard and charts, catalogue (messages), flowmap, simulator, places.
+(anonymous counters), dashboard and charts, catalogue (messages), reload_views (Reload after an
+edit), flowmap, simulator and fastforward, sites_views and site_forms (the naloxone sites).
 """
 from __future__ import annotations
 
