@@ -65,8 +65,15 @@ def attach(app: Flask, helpline) -> None:
         helpline.sites.registry.audit = state.audit.record  # site changes in the staff audit log
 
 
+UPLOAD_MAX = 5 * 2_000_000  # an HSDS import: five CSV files of up to 2 MB (bot/places/hsds.py)
+
+
 @bp.before_request
 def _csrf():
+    from flask import request
+
+    if request.endpoint == "console.import_hsds":  # the one form with files: more than 64 KB
+        request.max_content_length = UPLOAD_MAX
     csrf.protect()  # every POST of the console carries the session's token
 
 
