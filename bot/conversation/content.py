@@ -107,6 +107,7 @@ class Content:
         self.env.filters["month"] = self._month
         self._compiled: dict[tuple[str, str, str], jinja2.Template] = {}
         self._static: dict[tuple[str, str, str], str] = {}
+        self._months: dict[tuple[str, str], list[str]] = {}
 
     @property
     def locales(self) -> list[str]:
@@ -159,8 +160,12 @@ class Content:
         """`{{ site.verified | month }}`: 'Mar 2026' in the message's language and channel, from
         the language's `format.months` entry, so a new language brings its own names."""
         locale, channel = ctx.get("locale") or self.default, ctx.get("channel") or "sms"
-        has = MONTHS_KEY in self.entries.get(locale, {}) or MONTHS_KEY in self.entries[self.default]
-        names = self.render(MONTHS_KEY, locale, channel).split() if has else []
+        names = self._months.get((locale, channel))
+        if names is None:
+            has = (MONTHS_KEY in self.entries.get(locale, {})
+                   or MONTHS_KEY in self.entries[self.default])
+            names = self._months[(locale, channel)] = (
+                self.render(MONTHS_KEY, locale, channel).split() if has else [])
         return month_of(names, iso_day)
 
     def _render(self, key: str, locale: str, channel: str, params: Mapping[str, Any]) -> str:

@@ -2,13 +2,13 @@
 
 Two version keys in Redis (bot/storage/keys.py): the sites' (bumped at each live change of a
 site) and the content's, CONTENT_VERSION_KEY, bumped by request() once `flows check` and
-`content check` pass on the files on disk (the console's "Reload" runs check_files first). Every
-web process looks at both with one MGET at most once a second (after a request is answered), every worker
-before each job; when the content version moved, the process builds a new Helpline from the files
-and swaps it in (reload_app), and when only the sites moved, it reloads its copy of the sites.
-A build that fails keeps the helpline in hand and logs why: a broken edit never takes the
-service down. A signal or command that reloads one process can call reload_app, or request()
-to move every process.
+`content check` pass on the files on disk (the console's "Reload" runs check_files first).
+Every web process looks at both with one MGET at most once a second, after a reply is sent;
+every worker before each job. When the content version moved, the process builds a new
+Helpline from the files and swaps it in (reload_app); when only the sites moved, it reloads its
+copy of the sites. A build that fails keeps the helpline in hand and logs why: a broken edit
+never takes the service down. A signal or command that reloads one process can call
+reload_app, or request() to move every process.
 """
 from __future__ import annotations
 
