@@ -164,7 +164,8 @@ def test_the_dashboard_warns_before_a_place_stops_being_offered(strict_app):
     viewer = Staff(strict_app, "val", "viewer")
     assert viewer.sign_in().status_code == 302
     html = viewer.client.get("/console/").get_data(as_text=True)
-    warning = html[html.index('id="verify-soon"'):html.index("</section>", html.index('id="verify-soon"'))]
+    start = html.index('id="verify-soon"')
+    warning = html[start:html.index("</section>", start)]
     assert "Rural AIDS Action Network (RAAN) Mankato</a>: no longer offered" in warning
     assert "Rural AIDS Action Network (RAAN) Duluth</a>: stops being offered in 10 days" in warning
     places = viewer.client.get("/console/places").get_data(as_text=True)

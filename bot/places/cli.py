@@ -29,9 +29,9 @@ def _helpline():
 def list_sites() -> None:
     """Every site with its status, last check and whether it is offered today."""
     helpline = _helpline()
-    today = datetime.now(timezone.utc).date()
+    today, max_days = datetime.now(timezone.utc).date(), helpline.settings.sites_verify_max_days
     for s in helpline.sites.registry.sites():
-        offered = "offered" if s.offered(today, helpline.settings.sites_verify_max_days) else "NOT offered"
+        offered = "offered" if s.offered(today, max_days) else "NOT offered"
         click.echo(f"{s.id:32} {s.status:18} checked {s.verified or 'never':10} {offered}")
 
 
@@ -65,7 +65,8 @@ def import_(folder: Path, yes: bool) -> None:
         click.echo(f"~ {record['id']}: " + "; ".join(f"{f} {old!r} -> {new!r}"
                                                     for f, old, new in fields))
     for site in delta.missing:
-        click.echo(f"  {site.id}: live, not in the files (kept; retire it in the console if it closed)")
+        click.echo(f"  {site.id}: live, not in the files (kept; retire it in the console if "
+                   "it closed)")
     click.echo(f"{len(delta.added)} new, {len(delta.changed)} changed, {len(delta.same)} the same")
     if not yes:
         click.echo("Nothing changed: run again with --yes to make these changes.")
