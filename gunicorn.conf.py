@@ -42,6 +42,11 @@ keepalive = 5
 # worker a limit of 5,000 would spend a fifth of the CPU starting workers, at the busiest time.
 max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "100000"))
 max_requests_jitter = max_requests // 10
+# gunicorn's control socket (`gunicornc`) defaults to one path per user
+# ($XDG_RUNTIME_DIR or ~/.gunicorn/gunicorn.ctl), so two instances on one host replace each
+# other's. Off unless GUNICORN_CONTROL_SOCKET names this instance's own path.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
 accesslog = "-" if os.environ.get("ACCESS_LOG", "") == "on" else None
 errorlog = "-"
 # Access logs would carry no numbers (Twilio posts form bodies), but stay off by default.
@@ -49,7 +54,11 @@ logger_class = "bot.ops.logs.GunicornLogger"  # JSON lines when LOG_FORMAT=json,
 
 
 def on_starting(server):
-    """Counters left by an earlier run in the same directory would add to this run's."""
+    """Check the settings once, in the master, and say in one line whether texts go out;
+    counters left by an earlier run in the same directory would add to this run's."""
+    from bot.config import load_settings
+
+    server.log.info(load_settings().sending_line())  # a ConfigError stops gunicorn here
     for path in glob.glob(os.path.join(os.environ["PROMETHEUS_MULTIPROC_DIR"], "*.db")):
         os.remove(path)
 

@@ -7,14 +7,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.privacy.strength import secret_problem
+
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET = "dev-only-insecure-secret-change-me"
 SAMHSA_HELPLINE = "+18006624357"
 # The 988 Lifeline's 10-digit number: it reaches 988 where a phone system cannot dial a 3-digit code
-# (../shared/sources/overdose-response-guidance.md).
+# (overdose-response-guidance.md, docs/sources.md).
 LIFELINE_988 = "+18002738255"
 MIN_SECRET_LENGTH = 32
 MIN_TOKEN_LENGTH = 16  # ADMIN_PASSWORD and METRICS_TOKEN in production
+# zxcvbn's estimate of the guesses needed (bot/privacy/strength.py): a random 32-character secret
+# scores about 32, a 16-character token about 16; a repeated pattern a few.
+SECRET_GUESSES_LOG10 = 24
+TOKEN_GUESSES_LOG10 = 14
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +94,18 @@ class Settings:
     voice_name_es: str = "Polly.Lupe-Neural"
     voice_language_es: str = "es-US"
     log_format: str = "text"
+    # The staffed text inbox (bot/inbox/, docs/inbox.md): hours in the helpline's time zone,
+    # its timers, how long ticket messages are kept, and the out-of-hours message.
+    inbox_hours: str = ""
+    inbox_holidays: str = ""
+    inbox_unclaimed_minutes: int = 10
+    inbox_silent_minutes: int = 15
+    inbox_idle_hours: int = 24
+    inbox_retention_days: int = 7
+    inbox_leave_message: bool = False
+    inbox_stream_seconds: int = 120
+    # OUTBOUND_TEXTS=off: no check-ins, reminders or "text me this" are offered (or sent).
+    outbound_texts: bool = True
     flows_dir: Path = ROOT / "flows"
     content_dir: Path = ROOT / "content"
     extra: dict = field(default_factory=dict)
@@ -104,6 +122,25 @@ class Settings:
     def twilio_configured(self) -> bool:
         return bool(self.twilio_account_sid and self.twilio_auth_token
                     and (self.twilio_from_number or self.twilio_messaging_service_sid))
+
+    @property
+    def sends_texts(self) -> bool:
+        """Whether features that text people later are offered: check-ins, reminders, "text
+        me this". Production refuses to start with them on and Twilio's sending settings
+        incomplete (check()), so "on" there always means a real sender."""
+        return self.outbound_texts
+
+    def sending_line(self) -> str:
+        """The one start-up line that says whether texts go out, and how."""
+        if not self.outbound_texts:
+            return ("outbound texts: off (OUTBOUND_TEXTS=off): check-ins, reminders and "
+                    "'text me this' are not offered")
+        if self.twilio_configured:
+            sender = ("messaging service" if self.twilio_messaging_service_sid
+                      else "number ending " + self.twilio_from_number[-4:])
+            return f"outbound texts: on, through Twilio ({sender})"
+        return ("outbound texts: on, but only logged (development: no Twilio sending settings), "
+                "never sent")
 
 
 def load_settings(env: dict | None = None, **overrides) -> Settings:
@@ -145,7 +182,17 @@ def load_settings(env: dict | None = None, **overrides) -> Settings:
         voice_language=env.get("VOICE_LANGUAGE") or Settings.voice_language,
         voice_name_es=env.get("VOICE_NAME_ES") or Settings.voice_name_es,
         voice_language_es=env.get("VOICE_LANGUAGE_ES") or Settings.voice_language_es,
+        inbox_hours=env.get("INBOX_HOURS", "").strip(),
+        inbox_holidays=env.get("INBOX_HOLIDAYS", "").strip(),
+        inbox_unclaimed_minutes=_int(env, "INBOX_UNCLAIMED_MINUTES",
+                                     Settings.inbox_unclaimed_minutes),
+        inbox_silent_minutes=_int(env, "INBOX_SILENT_MINUTES", Settings.inbox_silent_minutes),
+        inbox_idle_hours=_int(env, "INBOX_IDLE_HOURS", Settings.inbox_idle_hours),
+        inbox_retention_days=_int(env, "INBOX_RETENTION_DAYS", Settings.inbox_retention_days),
+        inbox_leave_message=_flag(env.get("INBOX_LEAVE_MESSAGE"), False),
+        inbox_stream_seconds=_int(env, "INBOX_STREAM_SECONDS", Settings.inbox_stream_seconds),
         log_format=(env.get("LOG_FORMAT") or ("json" if mode == "production" else "text")).lower(),
+        outbound_texts=_flag(env.get("OUTBOUND_TEXTS"), True),
     )
     values.update(overrides)
     if not values["secret"] and values["env"] in ("development", "test"):
@@ -163,6 +210,24 @@ def check_worker(settings: Settings) -> None:
         raise ConfigError("Refusing to start the worker in production: PUBLIC_BASE_URL is "
                           "required, so every text asks Twilio for delivery reports at "
                           "PUBLIC_BASE_URL/sms/status (set it to the https origin Twilio calls)")
+
+
+INBOX_LIMITS = (("INBOX_UNCLAIMED_MINUTES", "inbox_unclaimed_minutes", 1, 24 * 60),
+                ("INBOX_SILENT_MINUTES", "inbox_silent_minutes", 1, 24 * 60),
+                ("INBOX_IDLE_HOURS", "inbox_idle_hours", 1, 24 * 14),
+                ("INBOX_RETENTION_DAYS", "inbox_retention_days", 1, 90),
+                ("INBOX_STREAM_SECONDS", "inbox_stream_seconds", 10, 3600))
+
+
+def check_inbox(settings: Settings) -> None:
+    """The inbox's timers are in range. Its schedule is read, and refused with the reason, where
+    the inbox is built (bot/inbox/host.py flow_for), so settings import no feature package."""
+    for name, field_, low, high in INBOX_LIMITS:
+        if not low <= getattr(settings, field_) <= high:
+            raise ConfigError(f"{name} must be from {low} to {high}")
+    if settings.inbox_retention_days * 24 < settings.inbox_idle_hours:
+        raise ConfigError("INBOX_RETENTION_DAYS must outlast INBOX_IDLE_HOURS: an open ticket "
+                          "must not lose its messages before it closes")
 
 
 def check(settings: Settings) -> None:
@@ -186,6 +251,7 @@ def check(settings: Settings) -> None:
         raise ConfigError("CONSOLE_IDLE_MINUTES must be from 1 to 720")
     if not 0 <= settings.sites_verify_max_days <= 3650:
         raise ConfigError("SITES_VERIFY_MAX_DAYS must be from 0 (never expire) to 3650 days")
+    check_inbox(settings)
     if settings.is_development:
         if not settings.signature_check:
             log.warning("SIGNATURE_CHECK=off: anyone can post to the webhooks. "
@@ -196,15 +262,25 @@ def check(settings: Settings) -> None:
         problems.append("SIGNATURE_CHECK=off is allowed only in development")
     if not settings.twilio_auth_token:
         problems.append("TWILIO_AUTH_TOKEN is required to check X-Twilio-Signature")
-    if (len(settings.secret) < MIN_SECRET_LENGTH or settings.secret == DEV_SECRET
-            or len(set(settings.secret)) < 10):
+    weak = secret_problem(settings.secret, MIN_SECRET_LENGTH, SECRET_GUESSES_LOG10)
+    if weak or settings.secret == DEV_SECRET:
         problems.append(f"HELPLINE_SECRET must be a random string of at least {MIN_SECRET_LENGTH} "
-                        "characters (python -c 'import secrets; print(secrets.token_urlsafe(48))')")
+                        f"characters ({weak or 'it is the development secret'}; python -c "
+                        "'import secrets; print(secrets.token_urlsafe(48))')")
     for name, value in (("ADMIN_PASSWORD", settings.admin_password),
                         ("METRICS_TOKEN", settings.metrics_token)):
-        if value and (len(value) < MIN_TOKEN_LENGTH or len(set(value)) < 8):
-            problems.append(f"{name} is too weak: use at least {MIN_TOKEN_LENGTH} random "
+        weak = value and secret_problem(value, MIN_TOKEN_LENGTH, TOKEN_GUESSES_LOG10)
+        if weak:
+            problems.append(f"{name} is too weak ({weak}): use at least {MIN_TOKEN_LENGTH} random "
                             "characters (python -c 'import secrets; print(secrets.token_urlsafe(24))')"
                             " or leave it unset")
+    if settings.outbound_texts and not settings.twilio_configured:
+        missing = [name for name, value in (
+            ("TWILIO_ACCOUNT_SID", settings.twilio_account_sid),
+            ("TWILIO_FROM_NUMBER or TWILIO_MESSAGING_SERVICE_SID",
+             settings.twilio_from_number or settings.twilio_messaging_service_sid)) if not value]
+        problems.append("check-ins, reminders and 'text me this' need Twilio's sending settings ("
+                        + ", ".join(missing) + " missing): set them, or set OUTBOUND_TEXTS=off "
+                        "to run without those features (they are then not offered)")
     if problems:
         raise ConfigError("Refusing to start in production: " + "; ".join(problems))

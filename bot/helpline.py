@@ -2,19 +2,22 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
 from typing import Callable
 
 import redis
 import redis_sentinel_url
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 import yaml
 
-from bot.config import Settings
+from bot.config import SAMHSA_HELPLINE, Settings
 from bot.conversation.content import Content
 from bot.channels.conversations import Conversations
 from bot.conversation.engine import Engine
-from bot.conversation.flows import Flow, load_flow, validate
+from bot.conversation.flows import Flow, Node, load_flow, validate
 from bot.understanding.meaning import Understanding
 from bot.understanding.signals import SignalDetector
 from bot.understanding.keywords import Lexicons
@@ -25,8 +28,11 @@ from bot.places.registry import Registry
 from bot.checkins import flow as checkin_flow
 from bot.checkins import host as checkin_host
 from bot.privacy import forget
+from bot.inbox import flow as inbox_flow
+from bot.inbox import host as inbox_host
 from bot.places import nearby
 from bot.places import reports as site_reports
+from bot.places.checks import site_problems
 from bot.reminders import flow as reminder_flow
 from bot.reminders import ledger as reminders
 from bot.checkins.rules import Rules
@@ -43,17 +49,39 @@ def understanding(settings: Settings, locator: Locator,
     return Understanding.from_dir(settings.content_dir, locator.town_names(), detector=detector)
 
 
-def connect(settings: Settings) -> redis.Redis:
+def blind_runner(helpline: "Helpline") -> Callable[[Path], str]:
+    """`understanding eval --blind FILE`: a blind set through this helpline's engines, SMS and
+    phone (bot/conversation/blind.py), rendered with its content."""
+    def run(path: Path) -> str:
+        from bot.conversation import blind
+        from bot.voice.phone_tree import voice_engine
+
+        def render(outcome, channel):
+            return "\n\n".join(helpline.content.render(r.key, outcome.state.locale, channel, r.params)
+                               for r in outcome.replies)
+        readings = blind.run(blind.load_cases(path), helpline.engine, render,
+                             voice_engine(helpline.engine))
+        return blind.format_report(readings, str(path))
+    return run
+
+
+def connect(settings: Settings, timeout: float | None = None,
+            retries: int | None = None) -> redis.Redis:
     """Short timeouts: a webhook must answer from its fallback rather than hang on Redis.
 
     REDIS_URL may name Sentinels instead of one server,
     redis+sentinel://[:password@]host:26379,host2:26379/<master name>/<db>, the format
     rq-dashboard reads too; the client then follows the master through a failover.
+    `timeout` and `retries` override REDIS_TIMEOUT_SECONDS and redis-py's default of 3 retries
+    with backoff (the console fails fast: one immediate retry, for a connection gone stale).
     """
-    options = dict(socket_timeout=settings.redis_timeout,
-                   socket_connect_timeout=settings.redis_timeout, health_check_interval=30)
+    timeout = settings.redis_timeout if timeout is None else timeout
+    options = dict(socket_timeout=timeout, socket_connect_timeout=timeout,
+                   health_check_interval=30)
+    if retries is not None:
+        options.update(retry=Retry(NoBackoff(), retries), health_check_interval=0)
     if settings.redis_url.startswith("redis+sentinel://"):
-        timeouts = {k: v for k, v in options.items() if k != "health_check_interval"}
+        timeouts = {k: v for k, v in options.items() if k.startswith("socket_")}
         _, client = redis_sentinel_url.connect(settings.redis_url, sentinel_options=timeouts,
                                                client_options=options, client_class=redis.Redis)
         return client
@@ -82,6 +110,19 @@ def live_sites(settings: Settings, client: redis.Redis, locator: Locator) -> Liv
     sites = LiveSites(locator, registry, settings.sites_verify_max_days)
     sites.refresh(force=True)
     return sites
+
+
+def without_texts(flow: Flow) -> Flow:
+    """The menu graph when OUTBOUND_TEXTS=off: no option leads to check-in sign-up, no screen
+    offers a reminder, and the words that open check-ins say this line sends none."""
+    hub = checkin_flow.HUB
+    nodes = {}
+    for node in flow.nodes.values():
+        options = tuple(o for o in node.options if o.goto != hub)
+        nodes[node.id] = replace(node, options=options, offer=None)
+    nodes[hub] = Node(id=hub, say="checkin.unavailable", entry=True, terminal=True,
+                      file=flow.nodes[hub].file)
+    return replace(flow, nodes=MappingProxyType(nodes))
 
 
 @dataclass
@@ -113,19 +154,30 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     locator = Locator.from_file(settings.content_dir / settings.region / "naloxone_sites.yaml")
     sites = live_sites(settings, client, locator)
     phones = {name: entry["number"] for name, entry in region.get("phones", {}).items()}
+    inbox = inbox_host.flow_for(settings)
     content = Content(settings.content_dir, settings.default_locale, {
         "program": settings.helpline_name, "phones": phones, "region": region,
+        "inbox_on": inbox.hours.on,  # the talk menu offers the team only with staffed hours
+        # what "talk to someone" dials on a call, so its words say who answers (content/*/talk.yaml)
+        "live_line": "samhsa" if settings.live_line_number == SAMHSA_HELPLINE else "own",
         "links": {name: e["url"] for name, e in region.get("links", {}).items()},
         **sites.content_globals(),
+        "sending": settings.sends_texts,
     })
     flow = load_flow(settings.flows_dir)
     validate(flow, content.keys())
+    if not settings.sends_texts:
+        flow = without_texts(flow)
     lexicons = Lexicons.from_dir(settings.content_dir, settings.default_locale)
     detector = SignalDetector.from_dir(settings.content_dir)
     rules = Rules.from_settings(settings)
-    hooks = checkin_flow.merge(nearby.handlers(sites), checkin_flow.handlers(rules),
+    texting = ((checkin_flow.handlers(rules), reminder_flow.handlers(rules, reminders.fitter(content)))
+               if settings.sends_texts else (checkin_flow.unavailable(rules), {}))
+    hooks = checkin_flow.merge(nearby.handlers(sites), texting[0],
                                forget.handlers(),  # before reminders: a pending FORGET's YES wins
-                               reminder_flow.handlers(rules, reminders.fitter(content)))
+                               inbox_flow.handlers(inbox),
+                               texting[1])
+    hooks["after"] = inbox_flow.then(hooks.get("after"), inbox.after)
     drawn = frozenset(n.id for n in flow.nodes.values() if content.needs_params(n.say))
     meaning = understanding(settings, locator, detector)
     engine = Engine(flow, lexicons, detect=detector.detect, understand=meaning.read,
@@ -140,4 +192,6 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     forget.install(helpline)
     reminders.install(helpline)
     site_reports.install(helpline)
+    inbox_host.install(helpline, inbox)
+    helpline.extras.setdefault("content_checks", []).append(site_problems)
     return helpline

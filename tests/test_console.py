@@ -177,7 +177,7 @@ def test_an_account_locks_after_five_wrong_tries(console_app):
     assert staff.client.get("/console/").status_code == 302
 
 
-def test_an_address_locks_after_twenty_wrong_tries_whatever_the_names(console_app):
+def test_an_address_slows_down_after_twenty_wrong_tries_whatever_the_names(console_app):
     staff = Staff(console_app, "carol", "viewer")
     client = console_app.test_client()
     token = token_of(client.get("/console/login").get_data(as_text=True))
@@ -186,7 +186,9 @@ def test_an_address_locks_after_twenty_wrong_tries_whatever_the_names(console_ap
                                                        "password": "guess guess guess"})
         assert response.status_code == 401
     staff.client = client
-    assert staff.sign_in().status_code == 429
+    assert staff.sign_in("guess guess guess").status_code == 429
+    assert staff.sign_in(code="000000").status_code == 429  # no hint that the password was right
+    assert staff.sign_in().status_code == 302  # a colleague behind the same address gets in
 
 
 def test_reset_unlocks_and_ends_sessions(console_app):
@@ -269,7 +271,7 @@ def test_the_audit_log_shows_who_did_what_to_admins(admin, console_app):
     html = admin.client.get("/console/audit").get_data(as_text=True)
 
     assert "signed in" in html and "alice" in html
-    assert "sign-in failed" in html and "bob" in html
+    assert "Failed sign-ins" in html and "bob (1)" in html
     assert not re.search(r"\+?1?\d{10}", html)
 
 
@@ -307,7 +309,8 @@ def test_staff_names_that_are_not_names_are_refused(console_app, name):
 
 # --- production ---------------------------------------------------------------------------------
 def production(redis_url, **extra):
-    return make_settings(redis_url, HELPLINE_ENV="production", HELPLINE_SECRET=SECRET, **extra)
+    return make_settings(redis_url, HELPLINE_ENV="production", HELPLINE_SECRET=SECRET,
+                         OUTBOUND_TEXTS="off", **extra)
 
 
 def test_production_requires_the_second_factor_and_secure_cookies(redis_url, redis_client):
@@ -364,7 +367,7 @@ def test_the_deprecated_admin_password_still_works_and_is_throttled(redis_url, r
     for _ in range(10):
         assert client.get("/admin/rq/", headers=basic("wrong guess")).status_code == 401
     throttled = client.get("/admin/rq/", headers=basic(PASSWORD))
-    assert throttled.status_code == 429 and throttled.headers["Retry-After"] == "900"
+    assert throttled.status_code == 429 and int(throttled.headers["Retry-After"]) > 0
 
 
 def test_console_keys_expire_unless_they_are_accounts_or_the_audit_log(admin, console_app,
@@ -376,5 +379,5 @@ def test_console_keys_expire_unless_they_are_accounts_or_the_audit_log(admin, co
     assert {k for k in found if k.startswith("hl:staff:session:")}
     for key, ttl in found.items():
         assert (ttl == -1) == bool(persistent.match(key)), (key, ttl)
-    assert {k.rsplit(":", 1)[1] for k in found if ":ip:" in k} == {
+    assert {k.rsplit(":", 1)[1] for k in found if ":fail:" in k} == {
         console_app.config["HELPLINE"].vault.token("console-ip:127.0.0.1")}  # not the address

@@ -15,6 +15,7 @@ from pathlib import Path
 import pyotp
 import pytest
 import redis
+import rq
 from werkzeug.serving import make_server
 
 from bot import create_app
@@ -45,6 +46,7 @@ if not (CHROMIUM and CHROMEDRIVER):
 os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never download a driver or browser
 from selenium import webdriver  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
@@ -94,6 +96,7 @@ def browser(tmp_path_factory):
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
     options.add_argument("--window-size=1280,900")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP reports, errors
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     driver.implicitly_wait(0)
     yield driver
@@ -228,4 +231,69 @@ def test_a_cross_site_form_post_is_refused(site, browser, tmp_path):
         other.stop()
     assert texts_sent() == before  # nothing reached the simulator
     driver.get(base + "/console/")
+    sign_out(driver)
+
+
+def rows(driver, css: str, attribute: str | None = None, timeout: float = 10) -> list[str]:
+    """The text (or an attribute) of the rows a page's script filled in, once there is one; read
+    again if the page's polling redraws them meanwhile."""
+    def read(d):
+        found = d.find_elements(By.CSS_SELECTOR, css)
+        return [e.get_attribute(attribute) if attribute else e.text for e in found] or False
+    return WebDriverWait(driver, timeout, ignored_exceptions=[StaleElementReferenceException]
+                         ).until(read)
+
+
+def test_an_admin_sees_queues_workers_and_jobs_on_the_rq_dashboard(site, browser):
+    """RQ's dashboard fills its tables with script under its own CSP, with no violation."""
+    base, driver, client = site["base"], browser, site["redis"]
+    job = rq.Queue("probe", connection=client).enqueue("os.getcwd")
+    worker = rq.Worker(["probe"], connection=client, name="probe-worker")
+    worker.register_birth()
+    try:
+        sign_in(driver, base, "ada", site["enrolled"]["ada"].recovery_codes[1])
+        wait_for(driver, "Dashboard")
+        driver.get_log("browser")  # only this test's messages from here on
+        driver.get(base + "/admin/rq/")
+        assert "probe" in [r.split()[0] for r in rows(driver, "#queues tr[data-role=queue]")]
+        driver.get(base + "/admin/rq/0/view/workers")
+        assert "probe-worker" in rows(driver, "#workers tr[data-role=worker]")[0]
+        driver.get(base + "/admin/rq/0/view/jobs/probe/queued/8/asc/1")
+        assert rows(driver, "#jobs tr[data-role=job]", "data-job-id") == [job.id]
+        problems = [m["message"] for m in driver.get_log("browser")  # its favicon is not ours
+                    if m["level"] == "SEVERE" and "favicon.ico" not in m["message"]]
+        assert problems == []
+        driver.get(base + "/console/")
+        sign_out(driver)
+    finally:
+        worker.register_death()
+
+
+def test_an_admin_unlocks_and_adds_staff_on_the_staff_page(site, browser, shots):
+    base, driver, app = site["base"], browser, site["app"]
+    stranger = app.test_client()
+    stranger.environ_base["REMOTE_ADDR"] = "203.0.113.5"
+    page = stranger.get("/console/login").get_data(as_text=True)
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    for _ in range(5):  # someone guessing val's password from elsewhere
+        stranger.post("/console/login", data={"csrf_token": token, "username": "val",
+                                               "password": "guessing guessing"})
+    sign_in(driver, base, "ada", site["enrolled"]["ada"].recovery_codes[2])
+    wait_for(driver, "Dashboard")
+    driver.find_element(By.LINK_TEXT, "Staff & audit").click()
+    wait_for(driver, "Add an account")
+    assert "locked (1 address)" in driver.find_element(By.ID, "staff-val").text
+    shots(driver, "staff")
+
+    driver.find_element(By.ID, "unlock-val").click()
+    wait_for(driver, "Unlocked val; the password is unchanged.")
+    assert "active" in driver.find_element(By.ID, "staff-val").text
+    driver.find_element(By.ID, "new-username").send_keys("nina")
+    driver.find_element(By.ID, "add-staff").click()
+    wait_for(driver, "shown only now")
+    assert len(driver.find_element(By.ID, "new-password").text) >= 12
+    driver.get(base + "/console/audit")
+    wait_for(driver, "account unlocked")
+    audit = driver.find_element(By.ID, "audit").text
+    assert "ada account unlocked val" in audit and "ada account added nina (viewer)" in audit
     sign_out(driver)

@@ -65,7 +65,8 @@ def test_the_dashboard_counts_delivery_failures_by_error_code(app, client, edito
     for code in ("30007", "30007", "30003"):
         response = post_signed(client, "/sms/status", {"MessageSid": "SM" + "1" * 32,
                                                        "MessageStatus": "undelivered",
-                                                       "ErrorCode": code})
+                                                       "ErrorCode": code,
+                                                       "AccountSid": "AC" + "0" * 32})
         assert response.status_code == 204
     html = editor.client.get("/console/").get_data(as_text=True)
 

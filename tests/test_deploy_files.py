@@ -104,12 +104,13 @@ def test_compose_runs_web_worker_and_a_durable_redis():
     assert "version" not in spec  # obsolete in the Compose Specification
     web, worker, redis = (spec["services"][name] for name in ("web", "worker", "redis"))
     assert web["command"] == WEB and worker["command"] == WORKER
-    assert "ports" not in web  # only the reverse proxy (deploy/nginx.conf) faces clients
-    assert spec["services"]["proxy"]["ports"] == ["${PORT:-8000}:80"]
+    assert "ports" not in web  # only the reverse proxy (deploy/Caddyfile) faces clients
+    assert spec["services"]["proxy"]["ports"] == ["80:80", "443:443", "443:443/udp"]
     assert worker["healthcheck"] == {"disable": True}  # it serves no /healthz
     assert redis["image"].startswith("redis:7")
     command = " ".join(redis["command"])
     assert "--appendonly yes" in command and "--maxmemory-policy noeviction" in command
+    assert "--maxmemory ${REDIS_MAXMEMORY:-256mb}" in command
     volume, _, mount = redis["volumes"][0].partition(":")
     assert mount == "/data" and volume in spec["volumes"]
     assert "ports" not in redis  # Redis is never published outside the compose network
@@ -119,12 +120,33 @@ def test_compose_runs_web_worker_and_a_durable_redis():
         assert env["HELPLINE_SECRET"].startswith("${HELPLINE_SECRET:?")
         assert env["TWILIO_AUTH_TOKEN"].startswith("${TWILIO_AUTH_TOKEN:?")
         assert service["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert service["env_file"] == ".env"  # every other setting arrives from .env
+        assert "/var/cache/helpline" in " ".join(service["volumes"])
 
 
 def test_every_setting_compose_passes_is_one_the_app_reads():
-    known = (ROOT / "bot" / "config.py").read_text() + (ROOT / "gunicorn.conf.py").read_text()
+    from tests.test_settings_coverage import settings_read_by_code
+
+    known = settings_read_by_code()
     for name in compose()["services"]["web"]["environment"]:
-        assert f'"{name}"' in known or f"'{name}'" in known, name
+        assert name in known, name
+
+
+def test_compose_runs_the_doctor_once_after_web_and_worker():
+    doctor = compose()["services"]["doctor"]
+    assert doctor["command"][:4] == ["flask", "--app", "wsgi", "doctor"]
+    assert doctor["restart"] == "no"
+    assert set(doctor["depends_on"]) == {"redis", "web", "worker"}
+    assert doctor["env_file"] == ".env"
+
+
+def test_compose_serves_https_with_caddy_and_keeps_its_certificates():
+    spec = compose()
+    proxy = spec["services"]["proxy"]
+    assert proxy["image"].startswith("caddy:")
+    mounts = dict(v.split(":")[:2] for v in proxy["volumes"])
+    assert mounts["caddy-data"] == "/data" and "caddy-data" in spec["volumes"]
+    assert proxy["environment"]["PUBLIC_BASE_URL"].startswith("${PUBLIC_BASE_URL:?")
 
 
 @pytest.fixture()
@@ -156,3 +178,17 @@ def test_the_image_healthcheck_passes_with_redis_and_fails_without(app, serve):
 
     assert healthcheck(serve(app)) == 0
     assert healthcheck(serve(down)) != 0
+
+
+def test_the_image_holds_what_the_service_reads_and_nothing_for_tests_or_secrets():
+    """The image's file set: the repository's files less .dockerignore's patterns."""
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
+                           check=True).stdout.split()
+    image = {f for f in files if not dockerignored(f)}
+    for folder in ("bot/", "content/", "flows/"):
+        wanted = {f for f in files if f.startswith(folder)}
+        assert wanted <= image, sorted(wanted - image)[:5]
+    for name in ("wsgi.py", "worker.py", "gunicorn.conf.py", "requirements.txt"):
+        assert name in image, name
+    for f in image:
+        assert not f.startswith(("tests/", "bench/", "deploy/", "docs/", ".ci/", ".env")), f

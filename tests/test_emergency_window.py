@@ -33,7 +33,7 @@ def test_the_window_survives_other_screens_and_restarts_with_the_steps(engine):
     update = engine.step(menu.state, "she is breathing again", NOW + timedelta(minutes=10), Context())
     assert keys(update)[0] == "update.breathing"
     again = engine.step(update.state, "she stopped breathing", NOW + timedelta(minutes=25), Context())
-    assert keys(again)[0] == "emergency.steps"
+    assert keys(again)[0] in ("emergency.steps", "update.not_breathing")  # both restart it
     late = engine.step(again.state, "i dont have narcan", NOW + timedelta(minutes=50), Context())
     assert keys(late)[0] == "update.no_naloxone"  # 25 minutes after the second steps
 

@@ -113,3 +113,33 @@ def test_updates_outside_the_window_mean_what_they_say(make):
     engine = make({"i dont have narcan": Meaning(intents=(("update_no_naloxone", 0.99),),
                                                  confident=True)})
     assert engine.step(State(), "i dont have narcan", NOW).state.node == "naloxone_where"
+
+
+def test_a_possible_emergency_gets_one_911_line_then_the_answer_and_yes_gets_the_steps(helpline):
+    from dataclasses import replace
+
+    unsure = Meaning(intents=(("talk", 0.9), ("emergency", 0.4)), confident=True)
+    unsure = replace(unsure, unsure=True, read_rules=True)
+    engine = replace(helpline.engine, understand=lambda text, locale: {"x y z": unsure}.get(
+        text, Meaning()))
+    asked = engine.step(State(), "x y z", NOW)
+    assert keys(asked)[0] == "emergency.unsure" and asked.state.node == "talk"
+    assert "reminders.offer" not in keys(asked)  # one YES per message: the line's
+    steps = engine.step(asked.state, "yes", NOW + timedelta(seconds=30))
+    assert keys(steps)[0] == "emergency.steps"
+    later = engine.step(steps.state, "yes", NOW + timedelta(minutes=1))
+    assert "emergency.steps" not in keys(later)  # only right after the line
+
+
+def test_in_the_window_doubt_turns_good_news_into_the_safer_update(make):
+    from dataclasses import replace
+
+    hopeful = replace(Meaning(intents=(("update_breathing", 0.9),), confident=True), doubt=True)
+    clear = Meaning(intents=(("update_breathing", 0.9),), confident=True)
+    engine = make({"maybe": hopeful, "breathing fine": clear})
+    opened = engine.step(State(), "he is not breathing", NOW)
+    assert keys(opened)[0] == "emergency.steps"
+    assert engine.step(opened.state, "maybe", NOW + timedelta(minutes=1)).state.node == \
+        "update_not_breathing"
+    assert engine.step(opened.state, "breathing fine", NOW + timedelta(minutes=1)).state.node == \
+        "update_breathing"

@@ -31,13 +31,14 @@ def voice_form(rng: random.Random) -> dict:
     form = {"CallSid": maybe(rng, rng.choice(CALL_SIDS), 0.9),
             "From": maybe(rng, rng.choice(["+16125550123", "+1612555%04d" % rng.randrange(10**4),
                                            "Anonymous", "client:x", ""])),
-            "To": "+16125550100", "CallStatus": maybe(rng, "in-progress")}
+            "To": "+16125550100", "CallStatus": maybe(rng, "in-progress"),
+            "AccountSid": maybe(rng, "AC" + "0" * 32, 0.95)}
     extra = {"Digits": lambda: maybe(rng, rng.choice("0123456789*#"), 0.7),
              "SpeechResult": lambda: random_text(rng),
              "Confidence": lambda: maybe(rng, "0.%d" % rng.randrange(100)),
              "DialCallStatus": lambda: maybe(rng, rng.choice(["completed", "busy", "no-answer",
                                                                "failed", "canceled"])),
-             "AccountSid": lambda: "AC" + "0" * 32, "Caller": lambda: random_text(rng)[:40]}
+             "Caller": lambda: random_text(rng)[:40]}
     for name in rng.sample(sorted(extra), rng.randrange(len(extra) + 1)):
         form[name] = extra[name]()
     return {k: v for k, v in form.items() if rng.random() < 0.97}

@@ -133,7 +133,7 @@ def test_a_reminder_after_a_gateway_502_goes_out_once(checkin_app, fake_twilio):
 def test_check_on_me_after_a_gateway_504_goes_out_once(checkin_app, fake_twilio):
     person = Texter(checkin_app.test_client(), "+16125550142")
     person.send("CHECK")
-    assert "we will check on you" in person.send("YES")
+    assert "we will text you" in person.send("YES")
     [at] = scheduled(checkin_app).values()
     advance(checkin_app, at)
     fake_twilio.gateway_error_next(504, created=True)

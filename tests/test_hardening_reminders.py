@@ -32,7 +32,7 @@ def test_check_on_me_at_night_is_in_an_hour_as_asked(redis_client, worker_env, f
 
     confirmation = person.send("CHECK")
 
-    assert confirmation.startswith("As you asked, we will check on you")
+    assert confirmation.startswith("As you asked, we will text you")
     [at] = scheduled(app).values()
     assert abs(at - datetime.now(timezone.utc) - timedelta(hours=1)) < timedelta(minutes=2)
     advance(app, at)

@@ -3,8 +3,8 @@
 5. Without PUBLIC_BASE_URL a text carried no StatusCallback, so delivery reports never came and
    "3 undelivered, then hold" never worked. The worker now refuses to start in production
    without it, saying why; with it, every text asks for reports at /sms/status.
-2. Slow clients: docker-compose.yml puts deploy/nginx.conf's proxy in front of gunicorn, and
-   that configuration bounds and buffers what reaches gunicorn.
+2. Slow clients: docker-compose.yml puts a buffering proxy (deploy/Caddyfile; deploy/nginx.conf
+   for nginx) in front of gunicorn, and that configuration bounds and buffers what reaches gunicorn.
 """
 from __future__ import annotations
 
@@ -48,10 +48,17 @@ def test_with_public_base_url_every_text_asks_for_delivery_reports(checkin_app, 
 def test_compose_puts_the_buffering_proxy_in_front_of_gunicorn():
     spec = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     proxy, web = spec["services"]["proxy"], spec["services"]["web"]
-    assert "./deploy/nginx.conf:/etc/nginx/nginx.conf:ro" in proxy["volumes"]
+    assert "./deploy/Caddyfile:/etc/caddy/Caddyfile:ro" in proxy["volumes"]
+    assert proxy["environment"]["UPSTREAM"] == "web:8000"
     assert "ports" not in web and web["expose"] == ["8000"]
     assert spec["services"]["web"]["environment"]["PUBLIC_BASE_URL"].startswith(
         "${PUBLIC_BASE_URL:?")
+    caddy = (ROOT / "deploy" / "Caddyfile").read_text()
+    assert re.search(r"^\s*read_header 5s$", caddy, re.M)
+    assert re.search(r"^\s*read_body 5s$", caddy, re.M)
+    assert re.search(r"^\s*max_size 64KB$", caddy, re.M)  # the app's MAX_CONTENT_LENGTH
+    assert re.search(r"^\s*buffer_requests$", caddy, re.M)
+    # the nginx alternative keeps the same bounds
     conf = (ROOT / "deploy" / "nginx.conf").read_text()
     settings = dict(re.findall(r"^\s*(\w+)\s+([^;{]+);", conf, re.M))
     assert settings["client_body_timeout"] == "5s" and settings["client_header_timeout"] == "5s"

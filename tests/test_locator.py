@@ -82,7 +82,15 @@ def test_rochester_is_sent_to_the_metro_about_75_miles_away(locator):
     site, miles = lookup.nearest[0]
     assert site.town == "Minneapolis"
     assert 60 <= miles <= 90
-    assert "raan-mankato" not in first_ids(lookup)
+
+
+def test_a_site_with_part_of_a_location_is_refused(tmp_path):
+    data = yaml.safe_load(DATA.read_text())
+    data["sites"][0].pop("lat")
+    path = tmp_path / "sites.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(LocatorDataError, match="give all four, or none"):
+        Locator.from_file(path)
 
 
 # The four agencies the source lists by name and phone only: no town, no distance, never ranked.
@@ -95,6 +103,8 @@ def test_a_site_the_source_places_nowhere_has_no_town_and_is_never_ranked(locato
     assert all(s.town is None and s.zip is None for s in locator.sites if s.id in NO_PLACE)
     ranked = {s.id for s, _ in locator.nearest(44.97, -93.26, n=50)}
     assert ranked.isdisjoint(NO_PLACE) and len(ranked) == 8
+    for text in ("55901", "55435", "55401", "bloomington", "st paul"):   # issue 24: no guessed miles
+        assert not NO_PLACE & set(first_ids(locator.classify(text)))
     # ... but its area's screen lists it
     assert NO_PLACE <= {s.id for s in locator.sites_by_region()["twin_cities"]}
 

@@ -88,7 +88,7 @@ def test_an_import_shows_its_diff_and_changes_nothing_until_yes(app, client, exp
     done = runner.invoke(args=["places", "import", str(exported), "--yes"])
     assert "3 change(s) made" in done.output
     reply = person.send("55901")                             # Rochester
-    assert reply.splitlines()[1].startswith("1. Rochester HR, Rochester, 507-555-0142 (")
+    assert reply.splitlines()[1].startswith("A. Rochester HR, Rochester, 507-555-0142 (")
     assert "RAAN Mankato" not in person.send("mankato")
     sites = app.config["HELPLINE"].sites.registry
     assert sites.history("raan-duluth")[0]["who"] == "cli"

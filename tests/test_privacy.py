@@ -19,7 +19,8 @@ from rq.registry import ScheduledJobRegistry
 
 from bot.privacy.forget import PENDING_SECONDS
 from bot.checkins.jobs import SEND_QUEUE
-from bot.storage.keys import replies_key
+from bot.storage.keys import gone_key, replies_key
+from bot.storage.tombstone import GONE_TTL
 from tests.conftest import Texter, run_worker
 from tests.signing import new_sid, post_signed
 from tests.test_jobs import dispatch, texts_to
@@ -32,7 +33,7 @@ ERASED = "We erased what we kept about this number"
 # Keys that name nobody: daily usage counts, send totals, the shared send rate, the dispatcher's
 # last run, and RQ's own bookkeeping (whose job ids and payloads `ties` reads one by one).
 ANONYMOUS = re.compile(r"^(hl:stats:\d{4}-\d\d-\d\d|hl:ci:stats:\d{4}-\d\d-\d\d|hl:metrics:sends"
-                       r"|hl:outbound:bucket|hl:dispatch:last|rq:.*)$")
+                       r"|hl:outbound:bucket|hl:dispatch:last|hl:aof:(next|last)|rq:.*)$")
 
 
 # --- reading all of Redis ----------------------------------------------------------------------
@@ -257,15 +258,18 @@ def test_forget_erases_everything_tied_to_the_number(checkin_app, worker_env, fa
     print("\nkeys tied to the number before FORGET:", *sorted(found),
           "\nkeys after FORGET:", *sorted(after), sep="\n  ")
     assert ERASED in done
-    assert ties(after, vault, NUMBER, tokens) == []
+    tombstone = gone_key(subject)  # the keyed hash and the erasure's id, for a few days
+    assert ties(after, vault, NUMBER, tokens) == [tombstone]
+    assert 0 < after[tombstone].ttl <= GONE_TTL and not FERNET.search(after[tombstone].texts[1])
     others = ties(after, vault, OTHER)
     assert others == ties(before, vault, OTHER)  # the other person's keys are all still there
-    new = {k: e for k, e in after.items() if k not in before_person and k not in others}
+    new = {k: e for k, e in after.items()
+           if k not in before_person and k not in others and k != tombstone}
     [kept] = [k for k in new if k.startswith("hl:m:")]  # the erasing message's own reply, kept
     assert new[kept].texts[1:] == (json.dumps([done]),)  # for Twilio's retry: the same for all
     assert all(ANONYMOUS.match(k) for k in new if k != kept), sorted(new)
     assert texter.send("YES", sid=sid) == done  # Twilio's retry: the same answer, nothing new
-    assert ties(snapshot(client), vault, NUMBER, tokens) == []
+    assert ties(snapshot(client), vault, NUMBER, tokens) == [tombstone]
 
     run_worker(worker_env)
     assert len(texts_to(fake_twilio, NUMBER)) == 2  # the queued check-in never went out

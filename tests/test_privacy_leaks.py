@@ -20,8 +20,10 @@ from bot.ops import logs as web_logging
 from bot.config import Settings
 from bot.storage.store import LANGUAGE_TTL, RATE_TTL, STATS_TTL
 from bot.checkins.subscriptions import MARKER_TTL, OPEN_TTL, SID_TTL
-from tests.conftest import Texter, make_settings
-from tests.test_privacy import FERNET, NUMBER, in_clear, life, snapshot, ties
+from bot.storage.tombstone import GONE_TTL
+from bot.storage.keys import inbox_open_key
+from tests.conftest import Texter, make_settings, run_worker
+from tests.test_privacy import FERNET, NUMBER, in_clear, life, post_status, snapshot, ties
 from tests.twilio_server import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
 
 DAY = 86400
@@ -58,13 +60,15 @@ def lived(redis_url):
             env = {"REDIS_URL": redis_url, "HELPLINE_ENV": "test", "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
                    "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_FROM_NUMBER": "+16125550100",
                    "TWILIO_API_BASE_URL": fake.base_url, "PUBLIC_BASE_URL": "https://help.example.org",
-                   "QUIET_HOURS_START": "0", "QUIET_HOURS_END": "0", "SEND_RATE_PER_SECOND": "50"}
+                   "QUIET_HOURS_START": "0", "QUIET_HOURS_END": "0", "SEND_RATE_PER_SECOND": "50",
+                   "INBOX_HOURS": "daily 00:00-24:00"}
             app = create_app(make_settings(redis_url, **env))
             traces = life(app, env, fake, NUMBER)
             for n, number in enumerate(OTHERS):
                 texter = Texter(app.test_client(), number)
                 for body in ("hola", "1", "naloxone", "0", "4")[: 2 + n]:
                     texter.send(body)
+            traces["logs"].append(inbox_life(app, env, fake))
             Texter(app.test_client(), OTHERS[0]).send("STOP")
             forgotten = Texter(app.test_client(), OTHERS[2])
             forgotten.send("BORRAR")
@@ -79,11 +83,33 @@ def lived(redis_url):
         client.close()
 
 
+def inbox_life(app, env: dict, fake) -> str:
+    """A ticket whose texts quote the person's own number, a staff reply sent by the worker and
+    its delivery report; and a ticket of the person who then sends BORRAR."""
+    person = Texter(app.test_client(), OTHERS[1])
+    person.send("talk to a person")
+    person.send("YES")
+    d = OTHERS[1][-10:]
+    assert person.send(f"my number is {OTHERS[1]}, or ({d[:3]}) {d[3:6]}-{d[6:]}") == ""
+    inbox, helpline = app.config["HELPLINE"].extras["inbox"], app.config["HELPLINE"]
+    n = int(helpline.redis.get(inbox_open_key(helpline.vault.subject(OTHERS[1]))).split(b"|")[0])
+    assert inbox.desk.claim("ada", n).ok and inbox.desk.reply("ada", n, "Hi, I am here.").ok
+    logs = run_worker(env).stderr
+    [sent] = [m for m in fake.messages if m.form["To"] == OTHERS[1]]
+    post_status(app, sent.sid, "delivered")
+    erased = Texter(app.test_client(), OTHERS[2])
+    erased.send("hablar con una persona")
+    erased.send("SI")
+    assert erased.send("mi numero es " + OTHERS[2]) == ""
+    return logs
+
+
 # --- retention: every key the service writes, how long it lives, and why -------------------------
 # (pattern, longest TTL in seconds or PERSISTS, what it holds). A key that matches no row fails
 # the test: a new kind of key needs a row here and in the README's privacy section.
 PERSISTS = None
 SESSION, DEDUPE = Settings.session_ttl, Settings.dedupe_ttl
+INBOX_DAYS = Settings.inbox_retention_days * DAY
 REMINDER_TTL = 9 * DAY  # bot/reminders/ledger.py RECORD_TTL: the furthest reminder (7 days) + 2 days
 RETENTION = [
     (r"hl:s:{S}", SESSION, "where the person is in the menu (refreshed by each message)"),
@@ -104,11 +130,28 @@ RETENTION = [
     (r"hl:ci:(jobs:{S}|batch:[\w-]+)", MARKER_TTL, "the send jobs of a person's check-ins"),
     (r"hl:rm:({S}|open:{S}|sent:{S}:.+)", REMINDER_TTL, "reminders the person asked for"),
     (r"hl:ob:sent:{S}:voice-text-{T}", 7 * DAY, "a call's 'text me this' was sent (exactly once)"),
+    (r"hl:gone:{S}", GONE_TTL, "FORGET's tombstone: work planned before it writes nothing"),
+    (r"hl:ob:sent:{S}:inbox-\d+-\d+", 7 * DAY, "an inbox reply or notice was sent (exactly once)"),
+    (r"hl:ib:(t|msgs):\d+", INBOX_DAYS, "an inbox ticket and its thread (texts encrypted)"),
+    (r"hl:ib:(open|p):{S}", INBOX_DAYS, "the person's open ticket and their tickets (for FORGET)"),
+    (r"hl:ib:sid:SM\w+", INBOX_DAYS, "an inbox reply's message id, for its delivery report"),
+    (r"hl:ib:all", INBOX_DAYS, "the ticket numbers still kept, by when they opened"),
+    (r"hl:ib:alerts", 7 * DAY, "tickets taken back from a silent claim (admins)"),
+    (r"hl:ib:typical", 8 * DAY, "the median first-reply time of the last week"),
+    (r"hl:ib:(stats|wait|first):\d{4}-\d\d-\d\d", STATS_TTL, "the inbox's anonymous figures per day"),
+    (r"hl:staff:audit", PERSISTS, "the console's audit log (staff names and actions, never a "
+                                  "texter; entries kept 400 days)"),
+    (r"hl:ib:(seq|channel|version)", PERSISTS, "the last ticket number; the events channel's "
+                                               "random name; the change counter"),
     (r"hl:(ci:)?stats:\d{4}-\d\d-\d\d", STATS_TTL, "anonymous counts per screen/event per day"),
     (r"hl:stats:\d{4}-\d\d-\d\d:moves", STATS_TTL, "anonymous counts of moves between screens"),
     (r"hl:usage:\d{4}-\d\d-\d\d", STATS_TTL, "the console's anonymous daily counts"),
     (r"hl:metrics:sends|hl:dispatch:last", PERSISTS, "anonymous send totals; last dispatch time"),
     (r"hl:outbound:bucket", 3600, "the shared send rate (seconds of debt)"),
+    (r"rq:job:inbox-(unclaimed|silent|idle|wake)-[\d-]+", 30 * DAY, "an inbox timer waiting for "
+     "its time (at most staffed hours' next start + INBOX_IDLE_HOURS + a day)"),
+    (r"hl:aof:(next|last)", 3 * 3600, "when the append-only file is rewritten after FORGET "
+                                      "(times only)"),
     (r"rq:(job|results):[\w-]+", 7 * DAY, "finished (1 h / 24 h) and failed (7 days) jobs; "
                                           "waiting ones keep no TTL until they run"),
     (r"rq:worker:\w+", 600, "a worker's heartbeat"),
@@ -133,7 +176,7 @@ def test_every_key_expires_unless_its_kind_must_persist(lived):
         assert 0 <= entry.ttl <= longest, (key, entry.ttl, why)
     persistent = {k for k, e in lived["snap"].items() if e.ttl == -1}
     assert {k.split(":")[1] for k in persistent if k.startswith("hl:")} <= {
-        "optout", "ci", "metrics", "dispatch"}
+        "optout", "ci", "metrics", "dispatch", "ib", "staff"}
     assert any(k.startswith("hl:optout:") for k in persistent)  # OTHERS[0] sent STOP
 
 
@@ -170,6 +213,15 @@ def test_the_only_statistics_are_anonymous_counts_per_screen_and_day(lived):
     for key in counters:
         counts = helpline.redis.hgetall(key)  # name -> count: screens, events, send results
         assert all(re.fullmatch(rb"[a-z][a-z_0-9]*", f) and v.isdigit() for f, v in counts.items())
+    inbox = [k for k in snap if re.match(r"hl:ib:(stats|wait|first):", k)]
+    assert len(inbox) == 3  # tickets opened, closed...; waits; first replies: numbers only
+    for key in inbox:
+        entry = snap[key]
+        if entry.kind == "hash":
+            assert all(re.fullmatch(rb"[a-z][a-z_0-9]*", f) and v.isdigit()
+                       for f, v in helpline.redis.hgetall(key).items())
+        else:
+            assert all(re.fullmatch(rb"\d{1,2}:\d+", v) for v in helpline.redis.lrange(key, 0, -1))
     stats = helpline.store.visits(next(k for k in counters if k.startswith("hl:stats:"))[9:])
     assert set(stats) <= words and sum(stats.values()) >= 20
     metrics = lived["app"].test_client().get("/metrics").get_data(as_text=True)
@@ -179,7 +231,8 @@ def test_the_only_statistics_are_anonymous_counts_per_screen_and_day(lived):
 
 def test_the_person_who_sent_borrar_left_nothing(lived):
     vault = lived["app"].config["HELPLINE"].vault
-    assert ties(lived["snap"], vault, OTHERS[2]) == []
+    # Only FORGET's tombstone: the keyed hash and the erasure's id, for GONE_TTL.
+    assert ties(lived["snap"], vault, OTHERS[2]) == [f"hl:gone:{vault.subject(OTHERS[2])}"]
     assert any("erased a person on their request" in line for line in lived["raw_logs"])
 
 

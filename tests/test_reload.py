@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot import create_app
+from bot.helpline import build
 from bot.checkins import jobs
 from bot.ops import reload
 from tests.conftest import Texter, make_settings
@@ -20,9 +21,12 @@ HINT = "content/en/menu.yaml"
 
 @pytest.fixture()
 def files(tmp_path):
-    """A copy of content/ and flows/ that the test edits, as an editor edits the real ones."""
+    """A copy of content/ and flows/ that the test edits, as an editor edits the real ones (with
+    docs/sources.md, where content check finds every source described)."""
     shutil.copytree(ROOT / "content", tmp_path / "content")
     shutil.copytree(ROOT / "flows", tmp_path / "flows")
+    (tmp_path / "docs").mkdir()
+    shutil.copy(ROOT / "docs" / "sources.md", tmp_path / "docs" / "sources.md")
     return tmp_path
 
 
@@ -68,7 +72,7 @@ def test_reload_puts_an_edit_live_in_every_process_after_the_checks(redis_url, r
     jobs.use(runtime)
     try:
         reload.request(redis_client, "erin")
-        reload.worker_follower().maybe(force=True)
+        jobs.follower(build).maybe(force=True)
         assert jobs.runtime().helpline is not runtime.helpline
     finally:
         jobs.use(None)

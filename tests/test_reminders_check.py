@@ -33,9 +33,12 @@ def test_check_after_the_emergency_steps_checks_in_an_hour_and_2_gets_crisis_hel
     steps = person.send("my brother is not breathing")
     assert steps.startswith("CALL 911 NOW") and "CHECK" not in steps
     assert segments(steps).count <= 2  # the steps keep their budget: the offer comes next
-    more = person.send("1")
-    assert "Reply OK if everyone is safe. Want us to check on you in an hour? Reply CHECK" in more
-    assert "we will check on you" in person.send("CHECK")
+    full = person.send("1")  # the overdose steps leave no room: the offer waits (issue 24)
+    assert "What to do in an overdose" in full and "CHECK" not in full
+    more = person.send("thanks")
+    assert "Want a text from us in 1 hour to ask how you are? Reply CHECK" in more
+    assert "It is only a text; no one will come" in more
+    assert "we will text you" in person.send("CHECK")
     assert "Reply CHECK" not in person.send("0")  # offered once
 
     text = check_goes_out(checkin_app, fake_twilio)
@@ -71,7 +74,7 @@ def test_check_without_an_emergency_asks_first(checkin_app, person):
     assert "Want us to text you in 1 hour to check on you? Reply YES" in asked
     assert "For regular check-in texts, text CHECKIN" in asked
     assert scheduled(checkin_app) == {}
-    assert "we will check on you" in person.send("YES")
+    assert "we will text you" in person.send("YES")
     assert len(scheduled(checkin_app)) == 1
 
 
@@ -106,8 +109,9 @@ def test_checar_after_spanish_emergency_steps(checkin_app, fake_twilio, person):
     person.send("no respira")
     full = person.send("2")  # the naloxone how-to fills three segments: the offer waits for room
     assert "Para dar naloxona" in full and "CHECAR" not in full
-    offer = person.send("0")
-    assert "¿Te escribimos en 1 hora para saber de ti? Responde CHECAR" in offer
+    assert "CHECAR" not in person.send("0")  # the menu keeps its own 2 segments
+    offer = person.send("gracias")
+    assert "¿Quieres que te escribamos en 1 hora para saber de ti? Responde CHECAR" in offer
     assert segments(offer).count <= 3
     assert "para saber de ti" in person.send("CHECAR")
     assert "te escribimos para saber de ti. Responde 1 todo bien, 2 necesito ayuda" in (

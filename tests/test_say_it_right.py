@@ -41,9 +41,9 @@ def test_talk_to_someone_after_a_crisis_dials_crisis_line_number_not_the_live_li
                                    LIVE_LINE_NUMBER="+16125559876"))
     caller = Caller(app.test_client())
     caller.start()
-    assert "988 Lifeline now, press 1" in caller.say("I want to kill myself")
+    assert "9 8 8 Lifeline now, press 1" in caller.say("I want to kill myself")
     said = caller.press("1")
-    assert said.startswith("Connecting you now to the 988 Suicide and Crisis Lifeline")
+    assert said.startswith("Connecting you now to the 9 8 8 Suicide and Crisis Lifeline")
     assert caller.root.find("./Dial").text == "+16125550988"
     # The main menu's "talk to someone" still reaches the operator's live line.
     caller = Caller(app.test_client(), "+16125550124")

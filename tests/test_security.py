@@ -146,7 +146,7 @@ def test_a_huge_key_press_field_is_one_key(client):
 def production_env(**changes) -> dict:
     env = {"HELPLINE_ENV": "production", "REDIS_URL": "redis://127.0.0.1:1/0",
            "TWILIO_AUTH_TOKEN": AUTH_TOKEN, "HELPLINE_SECRET": secrets.token_urlsafe(48),
-           "PUBLIC_BASE_URL": BASE_URL}
+           "PUBLIC_BASE_URL": BASE_URL, "OUTBOUND_TEXTS": "off"}
     env.update(changes)
     return {k: v for k, v in env.items() if v is not None}
 

@@ -74,8 +74,11 @@ def test_long_body_is_cut_and_answered(texter):
 
 def test_non_utf8_body_gets_an_answer(client):
     """Bytes that are not UTF-8 stay as their %-escapes (werkzeug), and the message is answered."""
-    body = b"From=%2B16125550123&Body=%FF%FE%FA+narcan&MessageSid=SM1"
-    decoded = {"From": "+16125550123", "Body": "%FF%FE%FA narcan", "MessageSid": "SM1"}
+    sid, account = "SM" + "1" * 32, "AC" + "0" * 32
+    body = (b"From=%2B16125550123&Body=%FF%FE%FA+narcan&MessageSid=" + sid.encode()
+            + b"&AccountSid=" + account.encode())
+    decoded = {"From": "+16125550123", "Body": "%FF%FE%FA narcan", "MessageSid": sid,
+               "AccountSid": account}
     response = client.post("/sms", data=body, content_type="application/x-www-form-urlencoded",
                            headers={"X-Twilio-Signature": signature(BASE_URL + "/sms", decoded)})
     assert response.status_code == 200
@@ -86,7 +89,7 @@ def test_json_instead_of_a_form_is_400(client):
     response = client.post("/sms", data='{"From": "+1"}', content_type="application/json",
                            headers={"X-Twilio-Signature": signature(BASE_URL + "/sms", {})})
     assert response.status_code == 400
-    assert "Missing 'From'" in response.get_data(as_text=True)
+    assert "Missing 'AccountSid'" in response.get_data(as_text=True)
 
 
 def test_get_is_405(client):

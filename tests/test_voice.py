@@ -21,7 +21,7 @@ from tests.signing import new_sid, post_signed
 
 NUMBER = "+16125550123"
 HERE = Path(__file__).resolve().parent / "transcripts_voice"
-EMERGENCY_START = "Hang up and call 911 now."
+EMERGENCY_START = "Hang up and call 9 1 1 now."
 
 
 class Caller:
@@ -145,12 +145,16 @@ def test_a_call_is_greeted_then_offered_english_or_spanish_each_in_its_own_voice
     said = caller.dial_in()
 
     assert said.startswith("Welcome to the MN Overdose Help Line.")
-    assert "hang up and call 911" in said
+    assert "hang up and call 9 1 1" in said
     gather = caller.gather()
     assert gather.get("input") == "dtmf speech" and gather.get("numDigits") == "1"
     assert int(gather.get("timeout")) <= 5 and gather.get("action").startswith("/voice/step?")
-    welcome, english, spanish = caller.says()
+    welcome, english, bienvenida, spanish = caller.says()
     assert english.text == "For English, stay on the line, or press 1."
+    # A Spanish caller hears the 911 line in Spanish before any choice (issue 24).
+    assert bienvenida.text == ("Gracias por llamar a MN Overdose Help Line. Si alguien tiene una "
+                               "sobredosis, cuelgue y llame al 9 1 1 ahora.")
+    assert bienvenida.get("voice") == "Polly.Lupe-Neural"
     assert (english.get("voice"), english.get("language")) == ("Polly.Joanna-Neural", "en-US")
     assert spanish.text == "Para español, oprima 2."
     assert (spanish.get("voice"), spanish.get("language")) == ("Polly.Lupe-Neural", "es-US")
@@ -245,7 +249,7 @@ def test_pressing_9_on_any_screen_gives_the_emergency_steps_911_first(caller, no
     said = caller.press("9")
 
     assert said.startswith(EMERGENCY_START)
-    assert said.index("911") < said.index("naloxone") < said.index("breath") < said.index("side")
+    assert said.index("9 1 1") < said.index("naloxone") < said.index("breath") < said.index("side")
 
 
 @pytest.mark.parametrize("words", ["overdose", "he's not breathing", "Help.", "emergency",
@@ -287,7 +291,7 @@ def test_silence_reprompts_once_then_offers_the_menu_then_ends_the_call_politely
     twice = caller.wait()
     assert "Here is the main menu again." in twice and "press 6" in twice and legal not in twice
     goodbye = caller.wait()
-    assert "we will end the call now" in goodbye and "call 911" in goodbye
+    assert "we will end the call now" in goodbye and "call 9 1 1" in goodbye
     assert caller.hung_up and caller.root.find("./Gather") is None
 
 
@@ -299,7 +303,7 @@ def test_a_wrong_key_reprompts_then_offers_the_menu_and_keys_still_work(caller, 
     assert wrong.startswith("That key is not on this menu.") and safe in wrong
     again = caller.say("purple monkey dishwasher")
     # issue 17 E: the not-understood answer starts with the overdose line
-    assert again.startswith("If someone is overdosing, call 911 and give naloxone. "
+    assert again.startswith("If someone is overdosing, call 9 1 1 and give naloxone. "
                             "Sorry, I did not get that. Here is the main menu again.")
     assert safe not in again and "press 6" in again
     assert "Here is the main menu again." in caller.press("#")
@@ -315,7 +319,11 @@ def test_8_on_the_main_menu_is_a_wrong_key(caller):
 def test_talk_to_someone_dials_the_live_line_and_says_goodbye_after(caller):
     caller.start()
     said = caller.press("6")
-    assert said.startswith("Connecting you now")
+    # The default live line is SAMHSA's: treatment referral, so the words say so and name 988
+    # for a crisis, never "someone who can help" (issue 24).
+    assert said.startswith("If someone is overdosing, hang up and call 9 1 1.")
+    assert "call or text 9 8 8" in said and "stay on the line for the SAMHSA National Helpline" in said
+    assert "someone who can help" not in said
     [dial] = caller.root.findall("./Dial")
     assert dial.text == "+18006624357" and dial.get("action").startswith("/voice/dial?")
     assert "Thank you for calling" in caller.dial_result("completed") and caller.hung_up
@@ -377,12 +385,14 @@ def test_forged_or_missing_signatures_are_refused(client):
     ("/voice", {"From": NUMBER}, 400),
     ("/voice/step", {"CallSid": "CA1", "Digits": "1"}, 400),
     ("/voice/step?n=abc&at=main", {"CallSid": "CA1", "Digits": "1"}, 400),
-    ("/voice/step?n=1&at=nowhere&lang=xx", {"CallSid": "CA2", "Digits": "ab"}, 200),
-    ("/voice/step?n=1&at=main&lang=en", {"CallSid": "CA3", "SpeechResult": "x" * 5000}, 200),
-    ("/voice/step?n=1&at=main&lang=en", {"CallSid": "CA4", "Digits": "\x00\u202e9"}, 200),
+    ("/voice/step?n=1&at=nowhere&lang=xx", {"CallSid": "CA" + "2" * 32, "Digits": "ab"}, 200),
+    ("/voice/step?n=1&at=main&lang=en", {"CallSid": "CA" + "3" * 32, "SpeechResult": "x" * 5000},
+     200),
+    ("/voice/step?n=1&at=main&lang=en", {"CallSid": "CA" + "4" * 32, "Digits": "\x00\u202e9"},
+     200),
 ])
 def test_bad_input_gets_a_clear_4xx_or_a_safe_spoken_answer(client, path, form, status):
-    response = post_signed(client, path, form)
+    response = post_signed(client, path, dict(form, AccountSid="AC" + "0" * 32))
     assert response.status_code == status, response.get_data(as_text=True)
     if status == 200:
         root = ET.fromstring(response.get_data(as_text=True))
@@ -427,7 +437,7 @@ def test_a_bug_still_gets_the_spoken_emergency_steps_and_the_helpline(caller, mo
 
     monkeypatch.setattr(PhoneTree, "answer", broken)
     said = caller.press("1")
-    assert "hang up and call 911 now" in said and "1, 8 0 0, 6 6 2, 4 3 5 7" in said
+    assert "hang up and call 9 1 1 now" in said and "1, 8 0 0, 6 6 2, 4 3 5 7" in said
     assert caller.root.find("./Redirect") is not None
 
 

@@ -38,7 +38,7 @@ def test_call_simulator_follows_a_whole_call_with_signatures_checked(runner, voi
     assert out.index("line> Welcome to the MN Overdose Help Line.") < out.index("you> 2")
     assert "line> Naloxone, also called Narcan, reverses an opioid overdose." in out
     assert out.count("line> How to give naloxone nose spray.") == 2  # * repeated it
-    assert out.count("line> Hang up and call 911 now.") == 2  # silence repeated the steps
+    assert out.count("line> Hang up and call 9 1 1 now.") == 2  # silence repeated the steps
     assert out.rstrip().endswith("(call ended)")
     assert "For overdose signs and what to do, press 1." in out.split("you> 0")[-1]
 

@@ -25,7 +25,7 @@ def test_an_unsure_answer_by_voice_asks_with_keys_and_the_key_opens_the_screen(h
     call = Call(State(), 0, MENU)
     call, plan = phone.answer(call, Heard(speech="my cousin"), NOW)
     said = heard(phone, plan)
-    assert "For treatment, press 1." in said and "For the law if you call 911, press 2." in said
+    assert "For treatment, press 1." in said and "For the law if you call 9 1 1, press 2." in said
     call, plan = phone.answer(call, Heard(speech="two"), NOW)
     assert call.state.node == "legal"
 
@@ -49,4 +49,4 @@ def test_spanish_updates_by_voice_read_in_spanish(helpline):
     call, plan = phone.answer(call, Heard(speech="ya llamé al 911"), NOW + timedelta(minutes=1))
     assert call.state.node == "update_called_911"
     said = heard(phone, plan)
-    assert "Quédese con la persona" in said and "No es consejo legal" in said
+    assert "Quédese con la persona" in said and "no es un consejo legal" in said

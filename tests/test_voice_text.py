@@ -109,7 +109,7 @@ def test_one_text_per_screen_per_call_however_often_8_is_pressed(client, queue, 
 
     bodies = [m.form["Body"] for m in server.messages]
     assert len(bodies) == 2
-    assert bodies[0].startswith("MN Good Samaritan law") and bodies[1].startswith("The law")
+    assert bodies[0].startswith("MN Good Samaritan law") and bodies[1].startswith("Who MN law")
 
 
 def test_the_emergency_steps_can_be_texted_while_they_repeat(client, helpline, queue, server):
@@ -118,7 +118,7 @@ def test_the_emergency_steps_can_be_texted_while_they_repeat(client, helpline, q
     caller.say("my friend is not breathing")
     assert "press 8" in caller.said()
     caller.press("8")
-    assert caller.wait().startswith("Hang up and call 911 now.")
+    assert caller.wait().startswith("Hang up and call 9 1 1 now.")
     run_worker(queue)
     assert server.messages[0].form["Body"] == helpline.content.render("emergency.steps", "en", "sms")
 

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 
-ACCOUNT_SID = "AC" + "0" * 31 + "1"
+ACCOUNT_SID = "AC" + "0" * 32  # the AccountSid every test webhook form carries
 AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 MESSAGES_PATH = re.compile(r"^/2010-04-01/Accounts/(AC[0-9a-fA-F]{32})/Messages\.json$")
 GSM7 = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
@@ -125,6 +125,8 @@ class FakeTwilio:
         self._delays: deque[float] = deque()
         self._number_rules: dict[str, tuple[int, int | None, str]] = {}
         self._gateway: deque[tuple[int, bool]] = deque()
+        self._holds: deque[threading.Event] = deque()
+        self._holding = 0
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -174,6 +176,19 @@ class FakeTwilio:
         with self._lock:
             self._gateway.extend([(status, created)] * times)
 
+    def hold_next(self) -> threading.Event:
+        """Keep the next message request waiting at the door (not yet created) until the
+        returned event is set: a text "at Twilio" while a test does something else."""
+        gate = threading.Event()
+        with self._lock:
+            self._holds.append(gate)
+        return gate
+
+    def holding(self) -> int:
+        """Message requests waiting at a hold now."""
+        with self._lock:
+            return self._holding
+
     def take_gateway_error(self) -> tuple[int, bool] | None:
         with self._lock:
             return self._gateway.popleft() if self._gateway else None
@@ -196,6 +211,9 @@ class FakeTwilio:
             self._delays.clear()
             self._number_rules.clear()
             self._gateway.clear()
+            for gate in self._holds:
+                gate.set()
+            self._holds.clear()
 
     # --- what happened ---------------------------------------------------------------------
     @property
@@ -216,6 +234,12 @@ class FakeTwilio:
         """Decide one response: delay, then auth, then validation, scripted failures, success."""
         with self._lock:
             delay = self._delays.popleft() if self._delays else 0.0
+            gate = self._holds.popleft() if self._holds and path.endswith("Messages.json") else None
+            self._holding += gate is not None
+        if gate is not None:
+            gate.wait(60)  # a test that never releases it fails on its own, not here
+            with self._lock:
+                self._holding -= 1
         if delay:
             time.sleep(delay)
         match = MESSAGES_PATH.match(path.split("?")[0])

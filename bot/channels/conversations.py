@@ -8,37 +8,22 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Sequence
+from typing import Callable
 
 import redis
 
 from bot.ops import metrics
-from bot.conversation.content import Content
+from bot.conversation.content import Content, segments
 from bot.conversation.engine import Context, Engine, Outcome, State
 from bot.channels.limits import ANSWER, InboundLimit, window
 from bot.privacy.vault import Vault, mask_number
+from bot.storage.facts import Facts  # noqa: F401  (re-exported: the features' host facts)
 from bot.storage.store import Reading, Store
 
 log = logging.getLogger(__name__)
+MAX_SEGMENTS = 3  # per text (DESIGN.md): a longer answer goes as two texts
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, redis.ResponseError,
                 redis.exceptions.BusyLoadingError, redis.exceptions.ReadOnlyError)
-
-
-@dataclass(frozen=True)
-class Facts:
-    """Host facts for the engine's Context (e.g. a check-in plan), read in the step's own round
-    trip: `reads(subject)` names them as (command, key) pairs (store.READS), `parse(subject,
-    results)` turns what they returned, in order, into Context fields."""
-
-    reads: Callable[[str], Sequence[tuple[str, str]]]
-    parse: Callable[[str, list], dict]
-
-    def read(self, client: redis.Redis, subject: str) -> dict:
-        """The same facts on their own, outside a step (one round trip)."""
-        pipe = client.pipeline(transaction=False)
-        for command, key in self.reads(subject):
-            pipe.execute_command(command, key)
-        return self.parse(subject, pipe.execute())
 
 
 @dataclass
@@ -63,12 +48,19 @@ class Conversations:
     tx_writes: list[Callable] = field(default_factory=list)
     # RATE_LIMIT_PER_MINUTE (bot/channels/limits.py); counted in the step's own read, never a round trip.
     limit: InboundLimit | None = None
+    # Before the engine's step: fn(engine, state, body, now, ctx) -> Outcome, or None to let the
+    # engine step as usual (e.g. a person's open inbox ticket: bot/inbox/flow.py).
+    gates: list[Callable] = field(default_factory=list)
 
     def render(self, outcome: Outcome, channel: str = "sms") -> list[str]:
         """All replies of one step as one text: one message arrives in order on every phone."""
         locale = outcome.state.locale
         texts = [self.content.render(r.key, locale, channel, r.params) for r in outcome.replies]
-        joined = "\n\n".join(t for t in texts if t)
+        texts = [t for t in texts if t]
+        joined = "\n\n".join(texts)
+        if len(texts) > 1 and segments(joined).count > MAX_SEGMENTS:
+            # A line before a full screen (the unsure 911 line): two texts, each within budget.
+            return [texts[0], "\n\n".join(texts[1:])]
         return [joined] if joined else []
 
     def handle(self, number: str, body: str, now: datetime, token: str | None = None,
@@ -114,7 +106,7 @@ class Conversations:
             fresh["new"] = state is None
             ctx = Context(channel=channel, opted_out=reading.opted_out, locale=locale, **found)
             fresh["ctx"] = ctx
-            outcome = self.engine.step(state, body, now, ctx)
+            outcome = self._step(state, body, now, ctx)
             verdict = self.limit.verdict(reading.count, outcome) if self.limit else ANSWER
             fresh["held"] = verdict != ANSWER
             if fresh["held"]:  # over the rate limit: the message is not read
@@ -153,6 +145,13 @@ class Conversations:
         outcome: Outcome = turn.result
         self._after(subject, outcome, now)
         return Answer(turn.messages, outcome)
+
+    def _step(self, state: State | None, body: str, now: datetime, ctx: Context) -> Outcome:
+        for gate in self.gates:
+            outcome = gate(self.engine, state, body, now, ctx)
+            if outcome is not None:
+                return outcome
+        return self.engine.step(state, body, now, ctx)
 
     def _after(self, subject: str, outcome: Outcome, now: datetime) -> None:
         """Side effects of a committed step: opt-out flags, counters, and whatever events ask."""

@@ -10,6 +10,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from bot.channels.callers import caller_number, session_subject
 from bot.channels.twilio_auth import twilio_signed
+from bot.channels.twilio_form import MESSAGE, sid
 
 log = logging.getLogger(__name__)
 bp = Blueprint("sms", __name__)
@@ -38,10 +39,9 @@ def incoming() -> Response:
         abort(400, description="Missing 'From': expected a Twilio SMS webhook form.")
     if body is None:
         abort(400, description="Missing 'Body': expected a Twilio SMS webhook form.")
-    token = request.form.get("MessageSid") or request.form.get("SmsSid") or None
+    # Every message's id, in its exact shape: the duplicate check a replay cannot slip past.
+    token = sid("MessageSid", MESSAGE, "a Twilio SMS webhook form")
     number = caller_number(raw)
-    if not number and not token:
-        abort(400, description="A 'From' without a number needs a 'MessageSid'.")
     helpline = current_app.config["HELPLINE"]
     answer = helpline.conversations.handle(number, body[:MAX_BODY], datetime.now(timezone.utc),
                                            token=token,
@@ -53,11 +53,11 @@ def incoming() -> Response:
 @twilio_signed
 def status() -> Response:
     """Delivery reports for messages we sent; new fields from Twilio are ignored, not errors."""
-    sid = request.form.get("MessageSid")
+    message = sid("MessageSid", MESSAGE, "a Twilio status callback")
     state = (request.form.get("MessageStatus") or "").lower()
-    if not sid or not state:
-        abort(400, description="Missing 'MessageSid' or 'MessageStatus'.")
+    if not state:
+        abort(400, description="Missing 'MessageStatus'.")
     helpline = current_app.config["HELPLINE"]
     for handler in helpline.status_handlers:
-        handler(sid, state, request.form.get("ErrorCode") or None)
+        handler(message, state, request.form.get("ErrorCode") or None)
     return Response(status=204)

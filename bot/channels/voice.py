@@ -18,8 +18,10 @@ from rq.exceptions import DuplicateJobError
 from bot.channels.callers import caller_number, textable
 from bot.channels.conversations import REDIS_ERRORS
 from bot.outbound.markers import Markers
+from bot.storage.tombstone import Tombstones
 from bot.privacy.vault import mask_number
 from bot.channels.twilio_auth import twilio_signed
+from bot.channels.twilio_form import CALL, sid as twilio_sid
 from bot.voice.phone_tree import LANGUAGE, NO_TEXT, OPTED_OUT, TEXTED, Call, Heard, PhoneTree
 from bot.voice.checks import check_voice
 from bot.voice.simulator import call
@@ -44,7 +46,8 @@ def init_app(app: Flask) -> None:
 def attach(app: Flask, helpline) -> None:
     """What calls need from a helpline: at start, and again at each content reload."""
     voiced = _VOICED + (helpline.settings.default_locale,)
-    app.extensions["voice"] = PhoneTree.build(helpline.engine, helpline.content, voiced)
+    app.extensions["voice"] = PhoneTree.build(helpline.engine, helpline.content, voiced,
+                                              texts=helpline.settings.sends_texts)
     helpline.extras["voice_fallback"] = lambda: _xml(
         fallback(helpline.content, helpline.settings, url_for("voice.step", n=0, at="main")))
     helpline.extras.setdefault("content_checks", []).append(check_voice)
@@ -84,9 +87,7 @@ def _place() -> tuple[int, str, str]:
 
 def _step(heard: Heard, n: int, at: str, lang: str) -> Response:
     """Answer step n of a call once: a retry of a finished step gets the stored answer."""
-    sid = (request.form.get("CallSid") or "").strip()
-    if not sid or len(sid) > 64:
-        abort(400, description="Missing 'CallSid': expected a Twilio voice webhook form.")
+    sid = twilio_sid("CallSid", CALL, "a Twilio voice webhook form")
     helpline, tree = current_app.config["HELPLINE"], current_app.extensions["voice"]
     # A hidden caller ID ("anonymous") has no number: the call is keyed by its CallSid alone.
     number, now = caller_number(request.form.get("From")), datetime.now(timezone.utc)
@@ -141,12 +142,15 @@ def _text_status(helpline, number: str) -> str:
 
 
 def _enqueue_text(helpline, sid: str, number: str, text: dict) -> None:
-    """One job per call and screen (unique id), so a retried webhook never sends a second text."""
+    """One job per call and screen (unique id), so a retried webhook never sends a second text.
+    The job carries the person's FORGET tombstone as it is now (its epoch): an erasure after
+    this point wins over the job (bot/storage/tombstone.py)."""
     job_id = "voice-text-" + helpline.vault.token(f"{sid}:{text['node']}")
     queue = rq.Queue(QUEUE, connection=helpline.redis)
     try:
+        epoch = Tombstones(helpline.redis).epoch(helpline.vault.subject(number))
         queue.enqueue(TEXT_JOB, helpline.vault.encrypt(number), text["node"], text["locale"],
-                      text["body"], job_id=job_id, unique=True, retry=TEXT_RETRY,
+                      text["body"], epoch, job_id=job_id, unique=True, retry=TEXT_RETRY,
                       result_ttl=86400, failure_ttl=7 * 86400,
                       description="voice: text me this screen")
     except DuplicateJobError:

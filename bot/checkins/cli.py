@@ -2,6 +2,7 @@
 
     checkins dispatch [--at ISO-TIME]   enqueue what is due at that time (safe to repeat)
     checkins due [--at ISO-TIME]        how many are due then (a count, never who)
+    (an ISO time without a zone, 2026-12-01T09:30, is the helpline's local time)
     checkins stats [--days N]           subscribers, in flight, and daily counts
 """
 from __future__ import annotations
@@ -36,7 +37,8 @@ def _runtime() -> jobs.Runtime:
 
 
 @checkins_cli.command("dispatch")
-@click.option("--at", "at", help="Act as if it were this time (ISO); default now.")
+@click.option("--at", "at", help="Act as if it were this time (ISO); without a zone it is the "
+              "helpline's local time (HELPLINE_TIMEZONE); default now.")
 def dispatch(at: str | None) -> None:
     """Enqueue the check-ins due at --at; run it again and nothing is enqueued twice."""
     when = parse_at(at)
@@ -46,7 +48,8 @@ def dispatch(at: str | None) -> None:
 
 
 @checkins_cli.command("due")
-@click.option("--at", "at", help="Count what is due at this time (ISO); default now.")
+@click.option("--at", "at", help="Count what is due at this time (ISO); without a zone it is "
+              "the helpline's local time (HELPLINE_TIMEZONE); default now.")
 def due(at: str | None) -> None:
     """How many check-ins are due at --at (not yet dispatched)."""
     when = parse_at(at)

@@ -201,6 +201,17 @@ def handlers(rules: Rules) -> dict[str, Callable]:
             "intent:stop": flow.stop_in_words}
 
 
+def unavailable(rules: Rules) -> dict[str, Callable]:
+    """OUTBOUND_TEXTS=off: the words for check-ins and reminders open the hub, which then says
+    this line sends none (bot/helpline.py's without_texts); STOP in plain words still works."""
+    flow = CheckinFlow(rules)
+
+    def hub(engine, state, ctx, now, folded):
+        return engine.enter(state, HUB)
+    words = ("checkin", "status", "change", "pause", "resume", "reminders", "check")
+    return {**{f"command:{word}": hub for word in words}, "intent:stop": flow.stop_in_words}
+
+
 def merge(*maps: Mapping[str, Callable]) -> dict[str, Callable]:
     """Combine hook maps; when two modules hook one key, the first answer that is not None wins."""
     merged: dict[str, Callable] = {}

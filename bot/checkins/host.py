@@ -17,7 +17,7 @@ import click
 from bot.conversation.checks import MAX_SMS_SEGMENTS
 from bot.checkins.rules import TIP_EVERY, Plan, Rules, Slot, rotation
 from bot.conversation.content import segments
-from bot.channels.conversations import Facts
+from bot.storage.facts import Facts
 from bot.conversation.engine import Context, Event, Outcome
 from bot.checkins.subscriptions import Subscriptions
 
@@ -51,7 +51,7 @@ class CheckinHost:
         data = event.data
         plan = Plan(data["freq"], data["window"])
         self.subs.subscribe(pipe, subject, number, plan, data["locale"], data["slot"],
-                            self._due(data["slot"]))
+                            self._due(data["slot"]), ctx.epoch)
 
     def _pause(self, pipe, subject, number, event: Event, ctx) -> None:
         if ctx.subscribed:

@@ -19,7 +19,7 @@ import os
 import random
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from rq import Queue, Retry, get_current_job
@@ -29,11 +29,10 @@ from rq.job import JobStatus
 from bot.ops import metrics
 from bot.checkins.host import compose, note_keys
 from bot.checkins.rules import Rules
-from bot.config import Settings, load_settings
+from bot.config import Settings
 from bot.outbound.delivery import DONE, FAILED, LATER, RETRY, SENT, SKIPPED, Attempt, deliver_all
 from bot.checkins.dispatch import BUDGET, SEND_QUEUE, owned, recover, requeue, take_due
 from bot.checkins.dispatch import LEASE, job_alive  # noqa: F401 - still importable from here
-from bot.helpline import build
 from bot.outbound.sender import ConsoleSender, build_sender, mask_number
 from bot.storage.ratelimit import TokenBucket
 from bot.storage.keys import OUTBOUND_RATE_KEY
@@ -63,12 +62,9 @@ class Runtime:
     _queues: dict = field(default_factory=dict)
 
     @classmethod
-    def build(cls, settings: Settings | None = None) -> "Runtime":
-        return cls.of(build(settings or load_settings()))
-
-    @classmethod
     def of(cls, helpline) -> "Runtime":
-        """The runtime of an already built helpline (the web app's CLI, tests)."""
+        """The runtime of a built helpline: worker.py builds one (bot.helpline.build) before it
+        forks; the web app's CLI and the tests pass theirs."""
         host, settings = helpline.extras["checkins"], helpline.settings
         bucket = TokenBucket(helpline.redis, OUTBOUND_RATE_KEY, settings.send_rate_per_second,
                              prepay=PREPAY)
@@ -88,7 +84,10 @@ class Runtime:
 
     def warm(self) -> "Runtime":
         """Before a worker forks: build a sender (the Twilio client imports ~900 modules when
-        first used) and compile the check-in templates, or every job process does it again."""
+        first used) and compile the check-in templates, or every job process does it again.
+        With OUTBOUND_TEXTS=off there is no sender to build (production has none)."""
+        if not self.settings.sends_texts:
+            return self
         _ = self.sender
         content = self.helpline.content
         for locale in content.locales:
@@ -112,9 +111,11 @@ _runtime: Runtime | None = None
 
 
 def runtime() -> Runtime:
-    global _runtime
+    """The one `use()` set. A job process inherits it from worker.py, which builds it from the
+    composition root (this module does not import bot.helpline, which imports check-ins)."""
     if _runtime is None:
-        _runtime = Runtime.build()
+        raise RuntimeError("no job runtime: run jobs with `python worker.py`, which builds it "
+                           "(or call bot.checkins.jobs.use(Runtime.of(helpline)) first)")
     return _runtime
 
 
@@ -122,6 +123,21 @@ def use(rt: Runtime | None) -> None:
     """Set the runtime (worker start-up warms it before forking; tests pass their own)."""
     global _runtime
     _runtime = rt
+
+
+def follower(build):
+    """A worker's view of the content and sites versions (bot/ops/reload.py), looked at before
+    each job in the parent, so the job processes it forks inherit a reloaded helpline. `build`:
+    the composition root's, passed in by worker.py (check-ins sit below it)."""
+    from bot.ops.reload import Follower
+
+    def swap() -> bool:
+        rt = runtime()
+        fresh = Runtime.of(build(rt.settings, rt.redis))
+        use(replace(fresh, _sender=rt._sender, pid=rt.pid, _queues=rt._queues).warm())
+        return True
+
+    return Follower(lambda: runtime().helpline, swap).start()
 
 
 def utcnow() -> datetime:
@@ -153,6 +169,9 @@ def schedule_tick(queue: Queue, now: datetime) -> None:
 def dispatch(rt: Runtime, at: datetime) -> Counter:
     """Enqueue every check-in due at `at` and re-send dead leases; safe to run twice."""
     counts: Counter = Counter()
+    if not rt.settings.sends_texts:  # OUTBOUND_TEXTS=off: nothing is sent, nothing piles up
+        rt.helpline.store.mark_dispatched(utcnow())
+        return Counter(texts_off=1)
     if rt.rules.quiet(at):
         counts["quiet_hours"] += 1
     else:
@@ -218,10 +237,10 @@ def _attempt(rt: Runtime, content, sub, batch: str) -> Attempt | None:
     number = rt.helpline.vault.decrypt(sub.number)
     if not number:
         log.error("check-in dropped: the number does not decrypt (was HELPLINE_SECRET changed?)")
-        rt.subs.settle(sub.subject, sub.inflight, "failed:undecryptable")
+        rt.subs.settle(sub.subject, sub.inflight, "failed:undecryptable", sub.epoch)
         return None
     body = compose(content, sub.subject, sub.count, sub.kind, sub.locale)
-    return Attempt(sub.subject, sub.inflight, number, body, owner=batch)
+    return Attempt(sub.subject, sub.inflight, number, body, owner=batch, epoch=sub.epoch)
 
 
 class _Rendered:
@@ -246,7 +265,7 @@ class _Rendered:
 
 def _after_send(rt: Runtime, attempt: Attempt, outcome, result, sends: list, stats: Counter):
     if outcome == SENT and isinstance(rt.sender, ConsoleSender):
-        rt.subs.outbox_push(attempt.subject, attempt.body)
+        rt.subs.outbox_push(attempt.subject, attempt.body, attempt.epoch)
     sends.append(result if result is not None else "skipped")
     stats[OUTCOME_NAMES.get(outcome, "failed")] += 1
     if outcome == FAILED:
@@ -258,7 +277,7 @@ def _after_send(rt: Runtime, attempt: Attempt, outcome, result, sends: list, sta
         else:
             log.error("check-in to %s refused: %s", mask_number(attempt.number),
                       result and result.detail)
-        rt.subs.settle(attempt.subject, attempt.slot, f"failed:{code}")
+        rt.subs.settle(attempt.subject, attempt.slot, f"failed:{code}", attempt.epoch)
 
 
 def _tally(rt: Runtime, sends: list, stats: Counter, now: datetime) -> None:

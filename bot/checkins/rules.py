@@ -168,6 +168,7 @@ class Subscription:
     inflight_due: float = 0.0
     job: str = ""
     kind: str = "checkin"
+    epoch: str = ""  # FORGET's tombstone when they signed up (bot/storage/tombstone.py)
 
     @property
     def live(self) -> bool:
@@ -186,7 +187,8 @@ class Subscription:
         return cls(subject, data["status"], plan, data.get("locale") or "en", data.get("slot", ""),
                    num("due"), data.get("num", ""), int(num("fails")), int(num("count")),
                    num("paused_until"), data.get("reason", ""), data.get("inflight", ""),
-                   num("inflight_due"), data.get("job", ""), data.get("kind") or "checkin")
+                   num("inflight_due"), data.get("job", ""), data.get("kind") or "checkin",
+                   data.get("epoch", ""))
 
     def facts(self) -> dict[str, Any]:
         """What the engine may know (Context.subscription): the plan and dates, never the number."""

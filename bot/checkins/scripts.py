@@ -1,11 +1,15 @@
 """Lua scripts of bot/checkins/subscriptions.py for batched dispatch and sending: each is one round trip.
 
 The key names come in KEYS from bot/checkins/subscriptions.py, the only module that knows them.
+Scripts built with guarded() take FORGET's tombstone as their last key and the work's epoch as
+their last argument (bot/storage/tombstone.py): they write nothing for a person erased since.
 """
+from bot.storage.tombstone import guarded
 
 # Claim a slot's marker (compare-and-set) only while the subscription still wants this slot
-# from this job (ARGV[4], ARGV[5]): a STOP or a re-dispatch since the read wins. -1: not wanted.
-CLAIM = """
+# from this job (ARGV[4], ARGV[5]): a STOP, a re-dispatch or a FORGET since the read wins.
+# -1: not wanted.
+CLAIM = guarded("""
 if ARGV[4] ~= '' then
   local s = redis.call('HMGET', KEYS[2], 'status', 'inflight', 'job')
   if s[1] ~= 'active' or s[2] ~= ARGV[4] or (ARGV[5] ~= '' and s[3] ~= ARGV[5]) then return -1 end
@@ -13,9 +17,9 @@ end
 local cur = redis.call('GET', KEYS[1])
 if not ((cur == false and ARGV[1] == '') or cur == ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-return 1"""
+return 1""")
 # Twilio took the text: the slot's marker, the SID for status callbacks, replies open, settled.
-SENT = """
+SENT = guarded("""
 redis.call('SET', KEYS[3], 'sent:' .. ARGV[3], 'EX', ARGV[4])
 redis.call('SET', KEYS[4], ARGV[1], 'EX', ARGV[5])
 redis.call('SADD', KEYS[5], ARGV[3])
@@ -25,7 +29,7 @@ if redis.call('HGET', KEYS[1], 'inflight') ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], 'inflight', 'inflight_due', 'kind', 'job')
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'count', 1)
-return 1"""
+return 1""")
 # The dispatcher's writes for a whole batch in one call (bot/checkins/dispatch.py): each subject's slot
 # goes in flight, leased to the batch job (and listed in its set, KEYS[3]), and the
 # subscription moves to its next slot. One ARGV per subject: subject, slot, slot's due time,
@@ -74,13 +78,20 @@ if not ((cur == false and ARGV[1] == '') or cur == ARGV[1]) then return 0 end
 if ARGV[2] == '' then redis.call('DEL', KEYS[1])
 else redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) end
 return 1"""
-# Settle the check-in in flight, if it is still this slot (a later dispatch may own the hash).
-SETTLE = """
+# Settle the check-in in flight: the slot's marker says how (ARGV[3]), and the subscription
+# lets go of it if it is still this slot (a later dispatch may own the hash).
+# KEYS: subscription, leases, marker, tombstone. ARGV: subject, slot, outcome, ttl, epoch.
+SETTLE = guarded("""
+redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
 if redis.call('HGET', KEYS[1], 'inflight') ~= ARGV[2] then return 0 end
 redis.call('HDEL', KEYS[1], 'inflight', 'inflight_due', 'kind', 'job')
 redis.call('ZREM', KEYS[2], ARGV[1])
-if ARGV[3] == '1' then redis.call('HINCRBY', KEYS[1], 'count', 1) end
-return 1"""
+return 1""")
+# Development's outbox (the console sender): one text for `flask chat` to show.
+OUTBOX = guarded("""
+redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1""")
 # Change a field only on a hash that still exists (never resurrect a forgotten person).
 FIELD_IF = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end

@@ -23,7 +23,8 @@ from bot.storage.keys import (  # noqa: F401  (re-exported)
 from bot.storage.lane import lane_for
 from bot.privacy.vault import Vault
 from bot.storage.store import count_daily
-from bot.checkins.scripts import CAS, CLAIM, DISPATCHED, FIELD_IF, LEAVE, READ, SENT, SETTLE
+from bot.checkins.scripts import CAS, CLAIM, DISPATCHED, FIELD_IF, LEAVE, OUTBOX, READ, SENT, SETTLE
+from bot.storage.keys import gone_key
 
 MARKER_TTL = 8 * 86400   # outlives every retry and lease of one slot
 SID_TTL = 7 * 86400      # Twilio's status callbacks arrive within hours
@@ -35,7 +36,8 @@ PERSON_CODES = frozenset({21610, 21211, 21614})  # opted out at the carrier, not
 
 READ_FIELDS = ("status", "freq", "window", "slot", "paused_until", "inflight", "inflight_due",
                "job")  # what the dispatcher decides on; never the number
-SEND_FIELDS = ("status", "inflight", "job", "kind", "locale", "count", "num")  # a send job's
+SEND_FIELDS = ("status", "inflight", "job", "kind", "locale", "count", "num",
+               "epoch")  # a send job's
 class Subscriptions:
     """Reads and writes of check-in state; methods taking `pipe` join the caller's transaction."""
 
@@ -50,6 +52,7 @@ class Subscriptions:
         self._dispatched = client.register_script(DISPATCHED)
         self._read = client.register_script(READ)
         self._field_if = client.register_script(FIELD_IF)
+        self._outbox = client.register_script(OUTBOX)
         # Each check-in text makes these script calls (claim, sent, release) on a send thread:
         # held connections skip the pool's per-call checks (bot/storage/lane.py).
         self._lane = lane_for(client)
@@ -120,11 +123,13 @@ class Subscriptions:
 
     # --- the person's choices (inside the conversation's transaction) ----------------------
     def subscribe(self, pipe, subject: str, number: str, plan: Plan, locale: str, slot: str,
-                  due: float) -> None:
+                  due: float, epoch: str = "") -> None:
+        """`epoch`: the person's FORGET tombstone now (Context.epoch), so that check-ins they
+        sign up for after an erasure are sent, and those from before it never are."""
         key = sub_key(subject)
         pipe.hset(key, mapping={"status": "active", "freq": plan.freq, "window": plan.window,
                                 "locale": locale, "slot": slot, "due": due, "fails": 0,
-                                "num": self.vault.encrypt(number)})
+                                "num": self.vault.encrypt(number), "epoch": epoch})
         pipe.hdel(key, "paused_until", "reason")
         pipe.persist(key)
         pipe.zadd(DUE_KEY, {subject: due})
@@ -199,19 +204,23 @@ class Subscriptions:
         return [_text(r) if r is not None else None for r in raw]
 
     def claim(self, subject: str, slot: str, value: str, previous: str | None,
-              owner: str | None = None) -> int:
+              owner: str | None = None, epoch: str = "") -> int:
         """Set the slot's marker only if it still holds `previous` (None: nobody claimed it):
         1 claimed, 0 another attempt changed it. With `owner` (the job holding the lease), -1
-        when the subscription no longer wants this slot from that job (STOP, re-dispatch)."""
+        when the subscription no longer wants this slot from that job (STOP, re-dispatch);
+        -1 too when the person was erased since `epoch` (FORGET)."""
         check = [slot, owner] if owner is not None else ["", ""]
-        return int(self._lane.script(self._claim, [marker_key(subject, slot), sub_key(subject)],
-                                     [previous or "", value, MARKER_TTL, *check]))
+        keys = [marker_key(subject, slot), sub_key(subject), gone_key(subject)]
+        return int(self._lane.script(self._claim, keys,
+                                     [previous or "", value, MARKER_TTL, *check, epoch]))
 
-    def sent(self, subject: str, slot: str, sid: str) -> None:
-        """Twilio took the text: mark the slot, map the SID for status callbacks, open replies."""
+    def sent(self, subject: str, slot: str, sid: str, epoch: str = "") -> None:
+        """Twilio took the text: mark the slot, map the SID for status callbacks, open replies;
+        nothing when the person was erased since `epoch`."""
         keys = [sub_key(subject), LEASE_KEY, marker_key(subject, slot), sid_key(sid),
-                sids_key(subject), open_key(subject)]
-        self._lane.script(self._sent, keys, [subject, slot, sid, MARKER_TTL, SID_TTL, OPEN_TTL])
+                sids_key(subject), open_key(subject), gone_key(subject)]
+        self._lane.script(self._sent, keys,
+                          [subject, slot, sid, MARKER_TTL, SID_TTL, OPEN_TTL, epoch])
 
     # --- batch send jobs ------------------------------------------------------------------------
     def batch_add(self, pipe, batch: str, subjects: list[str]) -> None:
@@ -226,10 +235,10 @@ class Subscriptions:
         if subjects:
             self.redis.srem(batch_key(batch), *subjects)
 
-    def settle(self, subject: str, slot: str, outcome: str) -> None:
+    def settle(self, subject: str, slot: str, outcome: str, epoch: str = "") -> None:
         """Close a slot that will not be sent (skipped, or refused for good)."""
-        self.redis.set(marker_key(subject, slot), outcome, ex=MARKER_TTL)
-        self._settle(keys=[sub_key(subject), LEASE_KEY], args=[subject, slot, "0"])
+        self._settle(keys=[sub_key(subject), LEASE_KEY, marker_key(subject, slot),
+                           gone_key(subject)], args=[subject, slot, outcome, MARKER_TTL, epoch])
 
     def release(self, subject: str, slot: str, value: str) -> None:
         """Twilio certainly refused the text (an error answer): a retry may claim the slot anew."""
@@ -283,12 +292,9 @@ class Subscriptions:
     def stats(self, day: str) -> dict[str, int]:
         return {_text(k): int(v) for k, v in self.redis.hgetall(stats_key(day)).items()}
 
-    def outbox_push(self, subject: str, body: str) -> None:
+    def outbox_push(self, subject: str, body: str, epoch: str = "") -> None:
         """Development only (console sender): let `flask chat` show check-ins arriving."""
-        pipe = self.redis.pipeline()
-        pipe.rpush(outbox_key(subject), body)
-        pipe.expire(outbox_key(subject), OUTBOX_TTL)
-        pipe.execute()
+        self._outbox(keys=[outbox_key(subject), gone_key(subject)], args=[body, OUTBOX_TTL, epoch])
 
     def outbox_pop(self, subject: str) -> list[str]:
         pipe = self.redis.pipeline()

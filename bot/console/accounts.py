@@ -1,5 +1,5 @@
 """Staff accounts in Redis: Argon2id password hashes, roles, TOTP secrets (encrypted at rest),
-hashed one-time recovery codes, and the audit log of what staff did.
+and hashed one-time recovery codes (the audit log of what staff did is audit.py).
 
 An account is a Redis hash under keys.account(name). Nothing here ever holds a phone number:
 user names that look like one are refused, and audit entries name staff, never texters.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 import secrets
 import time
@@ -23,14 +22,24 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from bot.console import keys
+from bot.console.audit import Audit  # noqa: F401 (its old home; bot.console.audit is the module)
+from bot.privacy.strength import password_problem
 
-ROLES = ("viewer", "editor", "admin")  # each role can do everything the ones before it can
+ROLES = ("viewer", "editor", "responder", "admin")  # each can do all the ones before it can
 MIN_PASSWORD_LENGTH = 12
 RECOVERY_CODES = 8
 ISSUER = "Helpline console"
 _NAME = re.compile(r"[a-z][a-z0-9._-]{1,39}")
 _HASHER = PasswordHasher()  # Argon2id, the library's RFC 9106 low-memory profile
 _DUMMY = _HASHER.hash(secrets.token_hex(16))  # verified for unknown names: same time, no oracle
+# Accept a TOTP time step only if it is newer than the last one accepted, in one step: two
+# sign-ins racing with the same code cannot both read "unused" before either writes "used".
+_USE_STEP = """
+local used = redis.call('GET', KEYS[1])
+if used and tonumber(used) >= tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return 1
+"""
 
 
 class AccountError(ValueError):
@@ -56,11 +65,10 @@ def check_name(username: str) -> str:
     return name
 
 
-def check_password(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"passwords need at least {MIN_PASSWORD_LENGTH} characters")
-    if len(set(password)) < 6:
-        raise AccountError("that password repeats too few characters")
+def check_password(password: str, username: str = "") -> None:
+    problem = password_problem(password, MIN_PASSWORD_LENGTH, (username, "helpline", "console"))
+    if problem:
+        raise AccountError(problem)
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,7 @@ class Accounts:
         self.redis = client
         self._fernet = Fernet(base64.urlsafe_b64encode(derive(secret, b"staff-totp")))
         self._code_key = derive(secret, b"staff-recovery")
+        self._use_step = client.register_script(_USE_STEP)
 
     # --- reading -------------------------------------------------------------------------
     def get(self, username: str) -> Account | None:
@@ -112,7 +121,7 @@ class Accounts:
             raise AccountError(f"{name} exists already (use `staff reset`)")
         generated = password is None
         password = password or secrets.token_urlsafe(15)
-        check_password(password)
+        check_password(password, name)
         self.redis.hset(keys.account(name), mapping={
             "role": role, "active": "1", "created": str(time.time()),
             "password": _HASHER.hash(password)})
@@ -128,14 +137,23 @@ class Accounts:
             raise AccountError(f"no account {name}")
         generated = password is None
         password = password or secrets.token_urlsafe(15)
-        check_password(password)
+        check_password(password, name)
         self.redis.hset(keys.account(name), mapping={"password": _HASHER.hash(password),
                                                      "active": "1"})
-        self.redis.delete(keys.failures_user(name))
         enrolment = self._second_factor(name) if totp else Enrolment(None, None, None, [])
         self.end_sessions(name)
         return Enrolment(password if generated else None, enrolment.totp_secret,
                          enrolment.totp_uri, enrolment.recovery_codes)
+
+    def set_role(self, username: str, role: str) -> None:
+        """A new role; the account's sessions end so that its pages and menus are re-checked."""
+        name = check_name(username)
+        if role not in ROLES:
+            raise AccountError(f"role must be one of {', '.join(ROLES)}")
+        if not self.redis.exists(keys.account(name)):
+            raise AccountError(f"no account {name}")
+        self.redis.hset(keys.account(name), "role", role)
+        self.end_sessions(name)
 
     def disable(self, username: str) -> None:
         name = check_name(username)
@@ -201,11 +219,9 @@ class Accounts:
         step = int(at // totp.interval)
         for offset in (0, -1, 1):  # one step of clock drift either way
             if hmac.compare_digest(totp.at(at + offset * totp.interval), code):
-                used = self.redis.get(keys.totp_used(username))
-                if used is not None and int(used) >= step + offset:
-                    return False  # replayed, or older than one already used
-                self.redis.set(keys.totp_used(username), step + offset, ex=300)
-                return True
+                # False when replayed, or older than a code already used
+                return bool(self._use_step(keys=[keys.totp_used(username)],
+                                           args=[step + offset, 300]))
         return False
 
     def recovery_left(self, username: str) -> int:
@@ -216,21 +232,3 @@ class Accounts:
 
     def signed_in(self, username: str) -> None:
         self.redis.hset(keys.account(username), "last", str(time.time()))
-
-
-class Audit:
-    """Who did what, when: staff user names and actions only, never a texter or a number."""
-
-    def __init__(self, client):
-        self.redis = client
-
-    def record(self, who: str, what: str, detail: str = "", at: float | None = None) -> None:
-        entry = json.dumps({"at": at or time.time(), "who": who, "what": what,
-                            "detail": detail[:200]})
-        pipe = self.redis.pipeline()
-        pipe.lpush(keys.AUDIT, entry)
-        pipe.ltrim(keys.AUDIT, 0, keys.AUDIT_KEEP - 1)
-        pipe.execute()
-
-    def recent(self, n: int = 200) -> list[dict]:
-        return [json.loads(e) for e in self.redis.lrange(keys.AUDIT, 0, n - 1)]

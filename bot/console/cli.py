@@ -1,4 +1,4 @@
-"""`flask --app wsgi staff add/list/disable/reset`: console accounts from the command line.
+"""`flask --app wsgi staff add/list/disable/reset/unlock`: console accounts from the command line.
 
 The first admin is made here. `add` and `reset` print the password (when generated), the TOTP
 secret and provisioning URI, and the recovery codes exactly once; only hashes are kept.
@@ -9,7 +9,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from bot.console.accounts import ROLES, AccountError
+from bot.console.accounts import ROLES, AccountError, check_name
 
 
 def _console():
@@ -31,7 +31,7 @@ def _show(name: str, enrolment) -> None:
 
 @click.group("staff")
 def staff() -> None:
-    """Console accounts: add, list, disable, reset."""
+    """Console accounts: add, list, disable, reset, unlock."""
 
 
 @staff.command("add")
@@ -59,13 +59,16 @@ def add(username: str, role: str, password: str | None, no_totp: bool) -> None:
 @staff.command("list")
 @with_appcontext
 def list_() -> None:
-    """Accounts with role, state, second factor and recovery codes left."""
+    """Accounts with role, state (active, locked, disabled), second factor and recovery codes."""
     c = _console()
     for a in c.accounts.all():
         state = "active" if a.active else "disabled"
+        locked = c.lockout.locked_from(a.username, c.clock())
+        if locked and a.active:
+            state = f"locked ({locked} address{'es' if locked > 1 else ''})"
         factor = f"TOTP, {c.accounts.recovery_left(a.username)} recovery codes" if a.has_totp \
             else "no second factor"
-        click.echo(f"{a.username:24} {a.role:7} {state:9} {factor}")
+        click.echo(f"{a.username:24} {a.role:9} {state:20} {factor}")
 
 
 @staff.command("disable")
@@ -94,6 +97,24 @@ def reset(username: str, password: str | None, keep_totp: bool) -> None:
         enrolment = c.accounts.reset(username, password, totp=not keep_totp)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
+    c.lockout.unlock(username.strip().lower())
     c.audit.record("cli", "account reset", username.strip().lower())
     click.echo(f"reset {username.strip().lower()}")
     _show(username, enrolment)
+
+
+@staff.command("unlock")
+@click.argument("username")
+@with_appcontext
+def unlock(username: str) -> None:
+    """Lift the sign-in locks on an account; its password and second factor stay."""
+    c = _console()
+    try:
+        name = check_name(username)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    if c.accounts.get(name) is None:
+        raise click.ClickException(f"no account {name}")
+    lifted = c.lockout.unlock(name)
+    c.audit.record("cli", "account unlocked", f"{name} ({lifted} locked addresses)")
+    click.echo(f"unlocked {name} ({lifted} locked addresses)")

@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 
 from bot.console import usage
+from bot.inbox.figures import minutes
 from bot.ops import health
 from bot.places.live import WARN_DAYS
 from bot.places.sites import expires
@@ -106,6 +107,7 @@ def figures(helpline, start: date | None = None, end: date | None = None,
         "sends": helpline.store.sends(),
         "health": _health(helpline, now),
         "to_verify": sites_to_verify(helpline, now.date()),
+        "inbox": _inbox(helpline, now),
     }
 
 
@@ -164,6 +166,24 @@ def csv_rows(data: dict) -> tuple[list[str], list[list[str]]]:
         columns += [f"texts_in_{loc}", f"not_understood_{loc}", f"unsure_{loc}"]
     rows = [[row["day"]] + [suppress(row[c]) for c in columns[1:]] for row in data["daily"]]
     return columns, rows
+
+
+def _inbox(helpline, now: datetime) -> dict | None:
+    """The staffed text inbox's figures (bot/inbox/figures.py), when it has staffed hours: the
+    times as "median / 90th percentile", "-" where fewer than 5 tickets had one."""
+    host = helpline.extras.get("inbox")
+    if host is None or not host.hours.on:
+        return None
+    data = host.summary(now)
+
+    def spread(s: dict) -> str:
+        return f"{minutes(s['median'])} / {minutes(s['p90'])}" if s["median"] is not None else "-"
+
+    times = [(label, spread(data["times"][kind]["today"]), spread(data["times"][kind]["month"]))
+             for kind, label in (("wait", "waiting time"), ("first", "first reply"))]
+    hours = [(f"{h['hour']:02d}:00", h["opened"], h["handled"], h["abandoned"],
+              minutes(h["wait"]["median"])) for h in data["hours"] if h["opened"]]
+    return {"counts": data["counts"], "times": times, "hours": hours}
 
 
 def _checkin_stats(helpline, days: list[str], today: str) -> dict[str, dict]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from bot.storage.store import PREFIX
 
 STAFF_INDEX = f"{PREFIX}:staff:index"  # set of user names
-AUDIT = f"{PREFIX}:staff:audit"  # list of JSON entries, newest first, trimmed
-AUDIT_KEEP = 2000
+AUDIT = f"{PREFIX}:staff:audit"  # sorted set of JSON entries scored by time
+AUDIT_DAYS = 400  # entries and failed sign-in counts are kept by time, never trimmed by count
 SIM_PREFIX = "sim-"  # simulator subjects: hl:s:sim-<hash>, never a real person's hl:s:<hash>
 
 
@@ -28,13 +28,24 @@ def totp_used(username: str) -> str:
     return f"{PREFIX}:staff:totp:{username}"
 
 
-def failures_user(username: str) -> str:
-    return f"{PREFIX}:staff:fail:u:{username}"
+def failures_pair(username: str, ip_token: str) -> str:
+    """Wrong tries for one account from one address (a hash: n, last); the address is a keyed hash."""
+    return f"{PREFIX}:staff:fail:p:{username}:{ip_token}"
 
 
-def failures_ip(ip_token: str) -> str:
-    """Keyed hash of the client address, not the address itself."""
-    return f"{PREFIX}:staff:fail:ip:{ip_token}"
+def failures_address(ip_token: str) -> str:
+    """Wrong tries from one address, whatever the names (a hash: n, last)."""
+    return f"{PREFIX}:staff:fail:a:{ip_token}"
+
+
+def locks(username: str) -> str:
+    """Sorted set: the address tokens this account is locked for, scored by when it ends."""
+    return f"{PREFIX}:staff:locks:{username}"
+
+
+def failed_sign_ins(hour: str) -> str:
+    """One hour's failed sign-ins, counted (a hash; ':addr' a HyperLogLog of address tokens)."""
+    return f"{PREFIX}:staff:failed:{hour}"
 
 
 def session(sid: str) -> str:

@@ -27,7 +27,9 @@ def reload_page():
 def reload_now():
     c = security.console()
     follower = current_app.extensions["reload"]
-    fresh, errors = reload.check_files(c.helpline.settings, c.helpline.redis)
+    fresh, errors = reload.check_files(c.helpline.settings, c.helpline.redis,
+                                       current_app.extensions[reload.BUILD],
+                                       c.helpline.extras.get("content_checks", []))
     if errors:
         auth.record("content reload refused", f"{len(errors)} problem(s)")
         return render_template("console/reload.html", version=follower.content_version,

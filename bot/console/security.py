@@ -1,5 +1,5 @@
 """What keeps the console and the admin pages closed: the session secret, cookie settings,
-security headers, server-side sessions with idle expiry, sign-in throttling, role checks.
+security headers, server-side sessions with idle expiry, role checks (sign-in throttling: lockout.py).
 
 The Flask session cookie (signed with a key derived from HELPLINE_SECRET) holds only a random
 session id; the record in Redis says who it is, expires after CONSOLE_IDLE_MINUTES without a
@@ -20,13 +20,11 @@ from bot.console.accounts import derive, role_at_least
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; base-uri 'none'; object-src 'none'; "
        "frame-ancestors 'none'")
-# rq-dashboard's own templates run inline scripts; everything else stays as strict.
-ADMIN_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' "
-             "'unsafe-inline'; img-src 'self' data:; connect-src 'self'; form-action 'self'; "
-             "base-uri 'none'; object-src 'none'; frame-ancestors 'none'")
-FAIL_WINDOW = 15 * 60  # failures are counted over 15 minutes ...
-MAX_FAILS_ACCOUNT = 5  # ... an account locks after 5 wrong passwords or codes
-MAX_FAILS_IP = 20  # ... and one address after 20, whatever names it tries
+# rq-dashboard's pages (bot/console/queues.py) get their own policy, built from each page: its inline
+# scripts and style attributes by hash, and eval for its underscore templates; nothing else.
+DASHBOARD_CSP = ("default-src 'self'; script-src 'self' 'unsafe-eval' {scripts}; style-src "
+                 "'self' 'unsafe-hashes' {styles}; img-src 'self' data:; connect-src 'self'; "
+                 "form-action 'self'; base-uri 'none'; object-src 'none'; frame-ancestors 'none'")
 MAX_SESSION_SECONDS = 12 * 3600  # signed in at most 12 hours, however active
 
 
@@ -46,7 +44,8 @@ def configure(app: Flask, settings) -> None:
 
 
 def headers(response, csp: str = CSP):
-    response.headers["Content-Security-Policy"] = csp
+    """The console's headers; a page that set its own policy (the RQ dashboard's) keeps it."""
+    response.headers.setdefault("Content-Security-Policy", csp)
     response.headers["X-Frame-Options"] = "DENY"
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
@@ -134,43 +133,20 @@ def require(role: str):
     return decorate
 
 
-# --- sign-in throttling ------------------------------------------------------------------
-def client_token() -> str:
-    """A keyed hash of the client address (behind TRUST_PROXY, ProxyFix has set it)."""
-    return console().vault.token("console-ip:" + (request.remote_addr or "?"))
-
-
-def locked(username: str) -> bool:
-    c = console()
-    fails_user, fails_ip = c.redis.mget(keys.failures_user(username),
-                                        keys.failures_ip(client_token()))
-    return (int(fails_user or 0) >= MAX_FAILS_ACCOUNT) or (int(fails_ip or 0) >= MAX_FAILS_IP)
-
-
-def address_locked(limit: int = MAX_FAILS_IP) -> bool:
-    return int(console().redis.get(keys.failures_ip(client_token())) or 0) >= limit
-
-
-def count_failure(username: str | None) -> None:
-    """One wrong answer against the client address, and against the account when named."""
-    c = console()
-    pipe = c.redis.pipeline()
-    counted = [keys.failures_ip(client_token())]
-    if username:
-        counted.append(keys.failures_user(username))
-    for key in counted:
-        pipe.incr(key)
-        pipe.expire(key, FAIL_WINDOW, nx=True)
-    pipe.execute()
-
-
-def clear_failures(username: str) -> None:
-    console().redis.delete(keys.failures_user(username))
-
-
 def safe_next(target: str | None) -> str:
-    """Only our own console or admin pages: never an open redirect."""
+    """Only our own console or admin pages: never an open redirect, never a header split (a
+    control character such as CR or LF in the target is refused, as are backslashes and "//")."""
     if (target and target.startswith(("/console", "/admin/"))
-            and not target.startswith("//") and "\\" not in target):
+            and not target.startswith("//") and "\\" not in target
+            and not any(ord(ch) < 0x20 or 0x7f <= ord(ch) <= 0x9f for ch in target)):
         return target
     return url_for("console.dashboard")
+
+
+HSTS = "max-age=31536000; includeSubDomains"  # a year: browsers use https only, from the app too
+
+
+def transport_security(response):
+    """Outside development, every answer tells browsers to use https only (behind any proxy)."""
+    response.headers.setdefault("Strict-Transport-Security", HSTS)
+    return response

@@ -23,7 +23,8 @@ from bot.console import fastforward, keys
 from bot.conversation.content import segments
 from bot.privacy.vault import Vault
 from bot.storage.store import Store, session_key, language_key
-from bot.voice.phone_tree import LANGUAGE, NO_TEXT, Call, Heard
+from bot.channels.callers import textable
+from bot.voice.phone_tree import LANGUAGE, NO_TEXT, OPTED_OUT, TEXTED, Call, Heard
 from bot.voice.twiml import render
 
 LOG_TTL = 3600
@@ -60,8 +61,9 @@ class Bubble:
 
 
 def new_number() -> str:
-    """A fictional test number (555-01xx is reserved for fiction in North America)."""
-    return f"+1612555{100 + secrets.randbelow(100):04d}"
+    """A test number from ten million: North America's area code 555 is not in service, so it is
+    nobody's, and two staff members' simulations do not meet on one number."""
+    return f"+1555{secrets.randbelow(10 ** 7):07d}"
 
 
 class Simulator:
@@ -115,16 +117,31 @@ class Simulator:
         else:
             call = Call.from_dict(json.loads(raw))
             heard = Heard(digits=digits[:10], speech=speech[:500])
-        new, plan = self.tree.answer(call, heard, datetime.now(timezone.utc), lambda: NO_TEXT)
+        new, plan = self.tree.answer(call, heard, datetime.now(timezone.utc),
+                                     lambda: self._texting(number))
         self.helpline.redis.set(key, json.dumps(new.to_dict()), ex=LOG_TTL)
         xml = render(plan, self.helpline.content, self.helpline.settings,
                      {"step": "/voice/step", "dial": "/voice/dial"})
         said, listens = _read_twiml(xml)
         you = [] if start or raw is None else [Bubble("you", digits or speech or "(silence)")]
+        locale = new.state.locale
         bubbles = you + [Bubble("line", " ".join(said), new.state.node, listens=listens,
-                                locale=new.state.locale)]
+                                locale=locale)]
+        if plan.text:  # 8: the real line queues this text now; the simulator only shows it
+            seg = segments(plan.text["body"])
+            bubbles.append(Bubble("line", "(would text the caller) " + plan.text["body"],
+                                  new.state.node, seg.encoding, seg.count, locale=locale))
+        if plan.remind:  # 7: the real line books it for tomorrow morning; nothing is booked here
+            bubbles.append(Bubble("line", "(would text this screen tomorrow morning; nothing is "
+                                          "booked for a test number)", new.state.node))
         self._append(number, "voice", bubbles)
         return bubbles
+
+    def _texting(self, number: str) -> str:
+        """As POST /voice decides whether 7 and 8 may text the caller: not after STOP."""
+        if not textable(number):
+            return NO_TEXT
+        return OPTED_OUT if self.store.is_opted_out(self.vault.subject(number)) else TEXTED
 
     # --- log, reset, language ------------------------------------------------------------
     def _append(self, number: str, channel: str, bubbles: list[Bubble]) -> None:

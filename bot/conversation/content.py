@@ -58,6 +58,7 @@ class Entry:
     sms: str
     voice: str | None
     file: str
+    max_segments: int = 3  # the SMS budget: 2 for the emergency and its updates
 
 
 def _tidy(text: str) -> str:
@@ -84,7 +85,8 @@ def load_entries(locale_dir: Path) -> dict[str, Entry]:
             source = raw.get("source") or ()
             source = (source,) if isinstance(source, str) else tuple(source)
             entries[key] = Entry(key, source, raw["sms"], raw.get("voice"),
-                                 f"{path.parent.name}/{path.name}")
+                                 f"{path.parent.name}/{path.name}",
+                                 int(raw.get("max_segments", 3)))
     return entries
 
 
@@ -157,8 +159,12 @@ class Content:
 
     @jinja2.pass_context
     def _month(self, ctx, iso_day: str | None) -> str:
-        """`{{ site.verified | month }}`: 'Mar 2026' in the message's language and channel, from
-        the language's `format.months` entry, so a new language brings its own names."""
+        """`{{ site.verified | month }}`: 'Mar 2026' in a text, 'March' on a call, in the message's
+        language, from the language's `format.months` entry, so a new language brings its own
+        names. A call names no year: the phone line reads every number digit by digit (the safety
+        rule voice-reads-numbers-digit-by-digit), and a site not checked within
+        SITES_VERIFY_MAX_DAYS (180 by default) is not offered, so the month is the last one of
+        that name."""
         locale, channel = ctx.get("locale") or self.default, ctx.get("channel") or "sms"
         names = self._months.get((locale, channel))
         if names is None:
@@ -166,7 +172,7 @@ class Content:
                    or MONTHS_KEY in self.entries[self.default])
             names = self._months[(locale, channel)] = (
                 self.render(MONTHS_KEY, locale, channel).split() if has else [])
-        return month_of(names, iso_day)
+        return month_of(names, iso_day, year=channel != "voice")
 
     def _render(self, key: str, locale: str, channel: str, params: Mapping[str, Any]) -> str:
         params = dict(params)
@@ -178,12 +184,15 @@ class Content:
 MONTHS_KEY = "format.months"  # each language's 12 month names: short for texts, long for calls
 
 
-def month_of(names: list[str], iso_day: str | None) -> str:
-    """'2026-03-14' -> 'Mar 2026' with the language's names ('' for no date, ISO if no names)."""
+def month_of(names: list[str], iso_day: str | None, year: bool = True) -> str:
+    """'2026-03-14' -> 'Mar 2026' with the language's names, 'Mar' without the year ('' for no
+    date, ISO if no names)."""
     if not iso_day:
         return ""
-    year, month = str(iso_day)[:4], int(str(iso_day)[5:7])
-    return f"{names[month - 1]} {year}" if len(names) == 12 else str(iso_day)[:7]
+    month = int(str(iso_day)[5:7])
+    if len(names) != 12:
+        return str(iso_day)[:7]
+    return f"{names[month - 1]} {str(iso_day)[:4]}" if year else names[month - 1]
 
 
 def spoken_digits(phone: str) -> str:

@@ -74,6 +74,8 @@ class Context:
     subscription: Mapping[str, Any] | None = None  # check-in plan: status, freq, window, dates
     checkin_open: bool = False  # a check-in went out within a day and this is the first reply
     reminders: Mapping[str, Any] | None = None  # scheduled reminders (bot/reminders/ledger.py); None: off
+    epoch: str = ""  # the person's FORGET tombstone, if recent: work planned now carries it
+    inbox: Mapping[str, Any] | None = None  # the open ticket, reply times (bot/inbox/); None: off
 
 
 @dataclass(frozen=True)
@@ -139,10 +141,21 @@ class Engine(MeaningRules):
             outcome = self._unknown(state, folded, first, meaning)
         if outcome.signal == "emergency" or self._shows_emergency(outcome):
             outcome = intents.mark_emergency(outcome, now)
+        elif (meaning is not None and getattr(meaning, "unsure", False)
+              and intents.unsure_line_fits(outcome)):
+            outcome = self._unsure_line(outcome)
         after = self.handlers.get("after")  # e.g. an offer appended to the screen just shown
-        if after is not None:
+        # one YES per message: after the unsure line, YES means the steps, so no offer asks for one
+        if after is not None and not any(r.key == intents.UNSURE_REPLY for r in outcome.replies):
             outcome = after(self, state, outcome, ctx, now)
         return self._note_language(outcome, before)
+
+    @staticmethod
+    def _unsure_line(outcome: Outcome) -> Outcome:
+        """A possible emergency: one 911 line first, then the answer; a YES next gets the steps."""
+        vars_ = dict(outcome.state.vars, **{intents.UNSURE: outcome.state.turns})
+        return replace(outcome, state=replace(outcome.state, vars=vars_),
+                       replies=(Reply(intents.UNSURE_REPLY),) + tuple(outcome.replies))
 
     def _is_command(self, folded: str, state: State) -> bool:
         return self.lexicons.command(folded, state.locale) is not None
@@ -185,29 +198,47 @@ class Engine(MeaningRules):
 
     # --- the rules, in priority order ----------------------------------------------------
     def _signal(self, state, text, folded, now, ctx, first, meaning):
-        signal = self.detect(text)
-        if meaning is not None:  # the understanding decides, the rules on the whole text too
-            ruled = signal.kind if signal is not None else None
-            kind = ("emergency" if meaning.emergency or ruled == "emergency" else
-                    "crisis" if meaning.crisis or ruled == "crisis" else None)
-            if (kind is None or intents.only_a_place(meaning, signal, folded)
-                    or intents.too_short_to_tell(meaning, signal, folded)
-                    or (kind == "emergency" and intents.only_a_question(meaning, signal, folded))):
-                return None  # the classifier alone on a place name or a word or two: too little
-            if kind == "emergency" and intents.in_emergency(state, now):
-                update = intents.update_in(meaning, self.flow, danger=True)  # "still not breathing"
-                if update is not None:
-                    return self.enter(state, update, signal=kind)
-            if signal is None or signal.kind != kind:
-                signal = _Signal(kind, state.locale)
-        if signal is None:
+        """The full emergency steps (or the crisis screen) when the message is surely one; a
+        YES to the unsure line ("Someone not breathing now? ... Reply YES") is one too."""
+        if intents.answers_unsure(state, self.lexicons.command(folded, state.locale)):
+            return self.enter(state, EMERGENCY, signal="emergency")
+        signal, kind = self._kind(text, folded, meaning)
+        if kind is None:
             return None
+        if kind == "emergency" and meaning is not None and intents.in_emergency(state, now):
+            update = intents.update_in(meaning, self.flow, danger=True)  # "still not breathing"
+            if update is not None:
+                return self.enter(state, intents.safer(update, meaning), signal=kind)
+        if signal is None or signal.kind != kind:
+            signal = _Signal(kind, state.locale)
         # The detector's hint decides only when nothing else has: no earlier choice, no clear words.
         if (first and ctx.locale is None and state.locale == self.lexicons.default
                 and signal.locale in self.lexicons.by_locale):
             state = replace(state, locale=signal.locale)
-        node = EMERGENCY if signal.kind == "emergency" else CRISIS
-        return self.enter(state, node, signal=signal.kind)
+        node = EMERGENCY if kind == "emergency" else CRISIS
+        return self.enter(state, node, signal=kind)
+
+    def _kind(self, text, folded, meaning):
+        """(rule signal, "emergency" | "crisis" | None). The understanding has read the rules
+        once (Meaning.read_rules) and weighed them with the classifier; an exact command or a
+        number (no Meaning) is read by the rules alone, and only as now."""
+        if meaning is None or not getattr(meaning, "read_rules", False):
+            signal = self.detect(text)
+            if signal is not None and getattr(signal, "frame", None) is not None:
+                signal = None  # a past, what-if or everyday frame: never the steps on the rules alone
+        else:
+            signal = meaning.signal
+        if meaning is None:
+            return signal, signal.kind if signal is not None else None
+        ruled = signal.kind if signal is not None and not getattr(meaning, "read_rules", False) \
+            else None
+        kind = ("emergency" if meaning.emergency or ruled == "emergency" else
+                "crisis" if meaning.crisis or ruled == "crisis" else None)
+        if (kind is None or intents.only_a_place(meaning, signal, folded)
+                or intents.too_short_to_tell(meaning, signal, folded)
+                or (kind == "emergency" and intents.only_a_question(meaning, signal, folded))):
+            return signal, None  # the classifier alone on a place name or a word or two: too little
+        return signal, kind
 
     def _command(self, state, text, folded, now, ctx, first, meaning):
         hit = self.lexicons.command(folded, state.locale)

@@ -35,13 +35,15 @@ SCREENS: Mapping[str, tuple[str, ...]] = {
     "naloxone_otc": ("naloxone_otc", "naloxone"), "legal": ("legal",),
     "treatment": ("treatment",), "tx_meds": ("tx_meds",), "tx_find": ("tx_find",),
     "safer": ("safer",), "fentanyl_xylazine": ("fentanyl", "safer"), "talk": ("talk",),
+    "grief": ("grief", "talk"), "privacy": ("privacy",),
     "rescue_breathing": ("rescue_breathing", "overdose_steps"),
     "checkin_start": ("checkin",), "checkin_stop": ("checkin",), "checkin_pause": ("checkin",),
     "checkin_status": ("checkin",), "greeting": ("main",), "menu": ("main",),
 }
 COMMANDS: Mapping[str, str] = {
     "checkin_start": "checkin", "checkin_stop": "checkin_stop", "checkin_pause": "pause",
-    "checkin_status": "status", "reminder": "check", "forget": "forget", "help": "help",
+    "checkin_status": "status", "checkin_resume": "resume", "reminder": "check",
+    "forget": "forget", "help": "help",
     "thanks": "thanks", "greeting": "menu", "menu": "menu",
 }
 # "stop" in plain words is never an opt-out on a guess: the check-ins' hook stops check-ins for a
@@ -61,6 +63,9 @@ OUTSIDE: Mapping[str, str] = {"update_not_breathing": "emergency",
 ABOUT_PLACES = frozenset({"naloxone_where", "update_no_naloxone", "naloxone_otc",
                           "naloxone_what"})
 NOT_SCREENS = frozenset({"other"})
+# Intents whose own screen answers better than any menu word in the message: a loss mentioned
+# with "support group" or "talk" gets the grief screen (which names groups and 988).
+OWN_SCREEN = frozenset({"grief", "privacy"})
 
 
 # Emergency rules that fire on a word ("911", "overdosing") rather than on a person in danger.
@@ -121,8 +126,10 @@ def too_short_to_tell(meaning, signal, folded: str) -> bool:
     """One or two words the rules do not flag ("elefante morado", "my cousin", "tonight") are too
     little for the classifier alone to call an emergency or a crisis; they get their normal answer
     (the not-understood reply starts with "Overdose now? Call 911"). Short real ones are the
-    rules' ("no respira", "od", "quiero morir")."""
-    return signal is None and len(folded.split()) < CLASSIFIER_MIN_WORDS
+    rules' ("no respira", "od", "quiero morir"). Words run together count as the words they
+    hold ("hesnotbreathing" is three: Meaning.words)."""
+    words = getattr(meaning, "words", 0) or len(folded.split())
+    return signal is None and words < CLASSIFIER_MIN_WORDS
 
 
 def in_emergency(state, now: datetime) -> bool:
@@ -143,6 +150,36 @@ def mark_emergency(outcome, now: datetime):
 # steps: "he's not waking up" must never get "Good, they woke up".
 IN_DANGER = frozenset({"update_not_breathing", "update_no_naloxone", "update_called_911",
                        "update_help_arrived"})
+
+
+# Good news an update may not claim without clear evidence: in the window, a message whose current
+# state has a negation, a "stopped", a doubt (Meaning.doubt: "was breathing but now hes not",
+# "breathing? no", "he is nto breathing") gets the safer reply, never "Good.".
+SAFER = {"update_breathing": "update_not_breathing", "update_woke_up": "update_not_breathing",
+         "update_called_911": "update_not_breathing"}
+UNSURE = "keep_unsure_turn"     # the turn the unsure line was sent; a YES on the next one = steps
+UNSURE_REPLY = "emergency.unsure"
+
+
+def safer(node: str, meaning) -> str:
+    """The update screen to show: the safer one when the message leaves any doubt."""
+    if getattr(meaning, "doubt", False) and node in SAFER:
+        return SAFER[node]
+    return node
+
+
+def unsure_line_fits(outcome) -> bool:
+    """The unsure line goes before an answer, not before the steps, the crisis screen or an
+    update (which say 911 themselves), and only once."""
+    node = outcome.state.node
+    return (node not in (EMERGENCY, CRISIS) and node not in UPDATES.values()
+            and not any(r.key == UNSURE_REPLY for r in outcome.replies))
+
+
+def answers_unsure(state, command) -> bool:
+    """YES (any language) right after the unsure line."""
+    return (command is not None and command[0] == "yes"
+            and state.vars.get(UNSURE) == state.turns - 1)
 
 
 def update_in(meaning, flow, danger: bool = False) -> str | None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from bot.conversation import intents
 from bot.conversation.intents import CRISIS, EMERGENCY, MAIN
 
-UNDERSTAND_MAX = 480  # three SMS segments: longer stories are read by their start
 
 
 class MeaningRules:
@@ -22,12 +21,12 @@ class MeaningRules:
 
     def _meaning(self, text: str, folded: str, state):
         """What the words mean; None for an exact command or a number, which keep their exact
-        meaning (the rules still see them first). The classifier reads the first UNDERSTAND_MAX
-        characters: its cost grows with length, and the rules read the whole text anyway."""
+        meaning (the rules still see them first). The understanding reads the whole text (up to
+        1,600 characters; the classifier a long story's start and end)."""
         if self.understand is None or self._is_command(folded, state) or \
                 folded.replace(" ", "").isdigit():
             return None
-        return self.understand(text[:UNDERSTAND_MAX], state.locale)
+        return self.understand(text, state.locale)
 
     def _clarified(self, state, text, folded, now, ctx, first, meaning):
         """A digit that answers the clarifying question asked by the last reply."""
@@ -40,7 +39,7 @@ class MeaningRules:
                 or self._is_command(folded, state)):
             return None
         node = intents.update_in(meaning, self.flow)
-        return self.enter(state, node) if node else None
+        return self.enter(state, intents.safer(node, meaning)) if node else None
 
     def _place(self, state, text, folded, now, ctx, first, meaning):
         """A bare ZIP or town; or one named inside a message about places ("narcan near duluth")."""
@@ -82,7 +81,8 @@ class MeaningRules:
         node = intents.screen(intent, self.flow, intents.in_emergency(state, now))
         if node is None:
             return None
-        topic = self.lexicons.topic(folded, state.locale)
+        topic = self.lexicons.topic(folded, state.locale) if intent not in intents.OWN_SCREEN \
+            else None
         if topic is not None and (len(folded.split()) == 1  # one menu word: as it always worked
                                   or intents.topic_wins(topic[0], intent, node, self.flow)):
             node = topic[0]  # "programa ambulatorio", "jeringas limpias", "pregnant and using"

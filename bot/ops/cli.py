@@ -1,15 +1,18 @@
-"""Flask CLI commands for operators and content editors (flask --app wsgi ...)."""
+"""Flask CLI commands for operators and content editors (flask --app wsgi ...): chat, the
+flows and content checks, and doctor (bot/ops/doctor.py)."""
 from __future__ import annotations
 
 import sys
+import time
 from datetime import datetime, timezone
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
-from bot.conversation.checks import check_content
+from bot.conversation.checks import check_content, reading_problem
 from bot.conversation.flows import FlowError, load_flow, validate
+from bot.ops import doctor
 
 flows_cli = AppGroup("flows", help="Check the menu graph in flows/.")
 content_cli = AppGroup("content", help="Check the message templates in content/.")
@@ -24,6 +27,9 @@ def flows_check() -> None:
         validate(flow, helpline.content.keys())
     except FlowError as exc:
         raise click.ClickException(str(exc))
+    errors = doctor.topic_problems(flow, helpline.engine.lexicons)
+    if errors:
+        raise click.ClickException("\n".join(errors))
     click.echo(f"flows OK: {len(flow.nodes)} nodes in {', '.join(flow.files)}")
 
 
@@ -38,8 +44,9 @@ def content_check(verbose: bool) -> None:
     for r in reports:
         # English: Flesch-Kincaid grade. Spanish: Fernández-Huerta ease (60 or more is about
         # grade 8 or below); the English grade of a Spanish text is shown but means little.
-        hard = r.grade > 8 if r.ease is None else r.ease < 60
-        flag = "  <- above grade 8" if hard and r.channel == "sms" else ""
+        # Both are measured as read, a line break ending a sentence (checks.as_read).
+        hard = r.channel == "sms" and reading_problem(r.locale, r.key, r.text)
+        flag = "  <- too hard to read" if hard else ""
         ease = "" if r.ease is None else f"  Fernandez-Huerta {r.ease:5.1f}"
         click.echo(f"{r.locale:3} {r.channel:5} {r.key:28} {r.segments} seg {r.encoding:5} "
                    f"grade {r.grade:4.1f}{ease}{flag}")
@@ -77,7 +84,30 @@ def chat(number: str) -> None:
             hook(helpline, number)
 
 
+@click.command("doctor")
+@with_appcontext
+@click.option("--wait", default=0, show_default=True, type=int,
+              help="Seconds to keep trying until every check passes (a deployment starting up).")
+def doctor_command(wait: int) -> None:
+    """Check this deployment: settings, Redis, workers, scheduler, model, content, time."""
+    helpline = current_app.config["HELPLINE"]
+    deadline = time.monotonic() + wait
+    content = doctor.content_findings(helpline)
+    while True:
+        findings = doctor.run(helpline, content=content)
+        failed = doctor.problems(findings)
+        if not failed or time.monotonic() >= deadline:
+            break
+        time.sleep(2)
+    for finding in findings:
+        click.echo(f"{finding.level:4} {finding.area:8} {finding.message}")
+    if failed:
+        raise click.ClickException(f"doctor: {len(failed)} problem(s) to fix (the FAIL lines)")
+    click.echo("doctor: all checks passed")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(flows_cli)
     app.cli.add_command(content_cli)
     app.cli.add_command(chat)
+    app.cli.add_command(doctor_command)

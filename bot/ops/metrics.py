@@ -190,6 +190,8 @@ class RedisCollector:
         for result, count in sorted(counts.items()):
             sends.add_metric([result], count)
         yield sends
+        for families in helpline.extras.get("metric_families", ()):  # e.g. bot/inbox/host.py
+            yield from families()
         count = subscriber_counter(helpline)
         if count is not None:
             subscribers = GaugeMetricFamily("helpline_checkin_subscribers",

@@ -16,21 +16,18 @@ import logging
 import math
 import threading
 import time
-from dataclasses import replace
 from datetime import datetime, timezone
 
 import redis
 
-from bot.checkins import jobs
 from bot.conversation.checks import check_content
 from bot.conversation.content import Content, ContentError
-from bot.helpline import build
 from bot.storage.keys import CONTENT_RELOAD_KEY, CONTENT_VERSION_KEY, sites_version_key
-from bot.voice.checks import check_voice
 
 log = logging.getLogger(__name__)
 CHECK_EVERY = 1.0  # seconds between two looks at the versions, per process
 ATTACH = "helpline_attach"  # app.extensions: fn(app, helpline) for each part built on a helpline
+BUILD = "helpline_build"    # app.extensions: the composition root's build(settings, client)
 
 
 def request(client: redis.Redis, who: str, now: datetime | None = None) -> int:
@@ -47,15 +44,19 @@ def last(client: redis.Redis) -> dict:
     return {k.decode(): v.decode() for k, v in client.hgetall(CONTENT_RELOAD_KEY).items()}
 
 
-def check_files(settings, client: redis.Redis) -> tuple[object | None, list[str]]:
-    """A helpline built from the files on disk, and every problem `flows check` and `content
-    check` find in them (([], None) when the files do not even load)."""
+def check_files(settings, client: redis.Redis, build, checks=()) -> tuple[object | None, list[str]]:
+    """A helpline built from the files on disk (`build`: bot.helpline.build, passed in because
+    ops sits below the composition root), and every problem `flows check` and `content check`
+    find in them (([], None) when the files do not even load). `checks`: the content checks the
+    running app registered beyond the build's own (the phone line's, from its attach)."""
     try:
         fresh = build(settings, client)
     except Exception as exc:  # a broken file: the error names it (flows.py, content.py)
         return None, _named(settings) or [f"{type(exc).__name__}: {exc}"]
     _, errors = check_content(fresh.content, fresh.flow)
-    for extra in fresh.extras.get("content_checks", []) + [check_voice]:
+    extras = list(fresh.extras.get("content_checks", []))
+    extras += [c for c in checks if c not in extras]
+    for extra in extras:
         try:
             errors += list(extra(fresh))
         except Exception as exc:
@@ -142,18 +143,20 @@ def reload_app(app, new=None) -> bool:
     app's parts, then made current. Raises what the build raised (the Follower logs it and
     keeps the old one)."""
     old = app.config["HELPLINE"]
-    new = new or build(old.settings, old.redis)
+    new = new or app.extensions[BUILD](old.settings, old.redis)
     for attach in app.extensions.get(ATTACH, []):
         attach(app, new)
     app.config["HELPLINE"] = new
     return True
 
 
-def init_app(app, attach=()) -> Follower:
+def init_app(app, build, attach=()) -> Follower:
     """Follow both versions after each answered request, once its response is sent: a request
     refused (a forged signature, a bad form) never reaches Redis, and no reply waits on a
-    reload. `attach`: fn(app, helpline) for each part of the app built on a helpline (calls, the
-    console), run again for a reloaded one."""
+    reload. `build`: the composition root's build(settings, client); `attach`: fn(app, helpline)
+    for each part of the app built on a helpline (calls, the console), run again for a reloaded
+    one."""
+    app.extensions[BUILD] = build
     app.extensions.setdefault(ATTACH, []).extend(attach)
     follower = Follower(lambda: app.config["HELPLINE"], lambda: reload_app(app)).start()
     app.extensions["reload"] = follower
@@ -165,15 +168,3 @@ def init_app(app, attach=()) -> Follower:
 
     app.after_request(after)
     return follower
-
-
-def worker_follower() -> Follower:
-    """The same for a worker: looked at before each job (in the parent, so the job processes
-    it forks inherit the new helpline)."""
-    def swap() -> bool:
-        rt = jobs.runtime()
-        fresh = jobs.Runtime.of(build(rt.settings, rt.redis))
-        jobs.use(replace(fresh, _sender=rt._sender, pid=rt.pid, _queues=rt._queues).warm())
-        return True
-
-    return Follower(lambda: jobs.runtime().helpline, swap).start()

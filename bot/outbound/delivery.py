@@ -10,7 +10,10 @@ Each slot has a marker in Redis (bot/checkins/subscriptions.py) that every attem
 
 An attempt waits for the shared send rate, claims the slot (compare-and-set, so of two
 attempts only one can claim it, and only while the subscription still wants this slot from
-the job holding its lease: a STOP during the wait wins), sends, then writes sent:<sid>.
+the job holding its lease: a STOP during the wait wins), sends, then writes sent:<sid>. The
+claim and every marker write are refused once the person was erased after the work was
+planned (FORGET's tombstone, bot/storage/tombstone.py; the attempt carries its epoch): a text
+already at Twilio then goes out, and nothing about the person is written after it.
 The crash windows:
 
 - Died before claiming: nothing was sent; the next attempt sends.
@@ -43,7 +46,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable
+from typing import Callable, Protocol
 
 import requests
 from twilio.base.exceptions import TwilioException
@@ -51,9 +54,31 @@ from twilio.base.exceptions import TwilioException
 from bot.conversation.content import segments
 from bot.outbound.sender import SendResult, mask_number
 from bot.storage.ratelimit import TokenBucket
-from bot.checkins.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
+
+
+class Subscriptions(Protocol):
+    """The send markers an attempt goes through: check-ins' (bot/checkins/subscriptions.py),
+    reminders' Ledger, "text me this"'s Markers (bot/outbound/markers.py). A protocol, so this
+    package imports no feature that uses it."""
+
+    def marker(self, subject: str, slot: str) -> str | None: ...
+
+    def claim(self, subject: str, slot: str, value: str, previous: str | None,
+              owner: str | None = None) -> int: ...
+
+    def release(self, subject: str, slot: str, value: str) -> None: ...
+
+    def sent(self, subject: str, slot: str, sid: str) -> None: ...
+
+
+class BatchSubscriptions(Subscriptions, Protocol):
+    """deliver_all reads a batch's markers in one round trip (check-ins)."""
+
+    def markers(self, pairs: list[tuple[str, str]]) -> list[str | None]: ...
+
+
 LOOKBACK = 20                       # the number's newest messages checked after an ambiguity
 CLOCK_SKEW = timedelta(minutes=2)   # our clock vs Twilio's date_created
 SENT, DONE, RETRY, FAILED, SKIPPED = "sent", "done", "retry", "failed", "skipped"
@@ -69,6 +94,7 @@ class Attempt:
     number: str
     body: str
     owner: str | None = None  # the job holding the lease; None: do not check the subscription
+    epoch: str = ""  # FORGET's tombstone when the work was planned (bot/storage/tombstone.py)
 
     @property
     def digest(self) -> str:
@@ -125,23 +151,24 @@ def deliver(subs: Subscriptions, sender, bucket: TokenBucket, attempt: Attempt,
         if found:
             log.info("check-in to %s had gone out before a crash or timeout: not resent",
                      mask_number(attempt.number))
-            subs.sent(attempt.subject, attempt.slot, found)
+            subs.sent(attempt.subject, attempt.slot, found, epoch=attempt.epoch)
             return DONE, None
     bucket.wait(_cost(attempt.body), sleep=sleep)
     claim = f"pending:{int(clock())}:{attempt.digest}"
-    claimed = subs.claim(attempt.subject, attempt.slot, claim, current, attempt.owner)
+    claimed = subs.claim(attempt.subject, attempt.slot, claim, current, attempt.owner,
+                         epoch=attempt.epoch)
     if claimed < 1:
         return (SKIPPED if claimed < 0 else RETRY), None
     result = sender.send(attempt.number, attempt.body)
-    if result.ok:
-        subs.sent(attempt.subject, attempt.slot, result.sid)
+    if result.ok:  # refused, and nothing written, if the person was erased meanwhile
+        subs.sent(attempt.subject, attempt.slot, result.sid, epoch=attempt.epoch)
         return SENT, result
     if result.definite:  # Twilio certainly created nothing: the next attempt need not look
         subs.release(attempt.subject, attempt.slot, claim)
     return (FAILED if result.permanent else RETRY), result
 
 
-def deliver_all(subs: Subscriptions, sender, bucket: TokenBucket, attempts: list[Attempt],
+def deliver_all(subs: BatchSubscriptions, sender, bucket: TokenBucket, attempts: list[Attempt],
                 threads: int = 1, deadline: float | None = None,
                 clock: Callable[[], float] = time.time) -> list[tuple[str, SendResult | None]]:
     """deliver() each attempt, `threads` at a time (sending is waiting on Twilio); in order.

@@ -233,6 +233,11 @@ def build_sender(settings: Mapping[str, str] | Any, timeout: float | None = None
     sid, token = get("TWILIO_ACCOUNT_SID"), get("TWILIO_AUTH_TOKEN")
     from_number, service = get("TWILIO_FROM_NUMBER"), get("TWILIO_MESSAGING_SERVICE_SID")
     if not (sid and token and (from_number or service)):
+        env = get("HELPLINE_ENV") if isinstance(settings, Mapping) else getattr(settings, "env", "")
+        if env == "production":  # never "sent" in production by a sender that only logs
+            raise RuntimeError("Twilio's sending settings are incomplete (TWILIO_ACCOUNT_SID, "
+                               "TWILIO_AUTH_TOKEN and TWILIO_FROM_NUMBER or "
+                               "TWILIO_MESSAGING_SERVICE_SID): nothing can be sent")
         log.warning("Twilio is not configured; outbound SMS are only logged (ConsoleSender)")
         return ConsoleSender()
     public = get("PUBLIC_BASE_URL").rstrip("/")

@@ -213,6 +213,11 @@ class Locator:
                         key=lambda pair: pair[1])
         return ranked[offset:offset + n]
 
+    @property
+    def located(self) -> list[Site]:
+        """Sites with a known town: only these are ranked by distance."""
+        return [s for s in self.sites if s.located]
+
     def town_names(self) -> list[str]:
         """Every town of the region by its canonical name, for finding one inside a sentence."""
         return [place.label for place in self._towns.values()]

@@ -6,9 +6,9 @@ prompt; MORE pages on from the last place. Text that is not a place falls throug
 Only the sites offered that day are named (`sites.at(now)`: active and recently verified), each
 with the month it was last checked.
 
-After a places reply, "WRONG 2" (EQUIVOCADO 2: the words are the `wrong` command of each
+After a places reply, "WRONG B" (EQUIVOCADO B: the words are the `wrong` command of each
 keywords.yaml) thanks the person and emits a `site_report` event naming the site, which the
-host files for review (reports.py). WRONG alone asks which number. Nothing about the person is
+host files for review (reports.py). WRONG alone asks which letter. Nothing about the person is
 in the event.
 """
 from __future__ import annotations
@@ -26,11 +26,34 @@ WRONG = "wrong"          # the command name in keywords.yaml
 REPORT = "site_report"   # the event the host files
 
 
+def label(rank: int) -> str:
+    """A place's letter in the list (1 -> A, 27 -> AA): letters, because the reply options under
+    the list are numbers ("Reply 1 other areas") and a number in a message means one thing
+    (the safety rule steps-and-options-numbered-apart)."""
+    text = ""
+    while rank > 0:
+        rank, left = divmod(rank - 1, 26)
+        text = chr(ord("A") + left) + text
+    return text
+
+
+def _rank(word: str) -> str | None:
+    """'b' -> '2' (the letter shown), '2' -> '2' (a number still names the same place)."""
+    if word.isdigit():
+        return word
+    if word.isascii() and word.isalpha() and len(word) <= 2:
+        rank = 0
+        for ch in word.upper():
+            rank = rank * 26 + ord(ch) - ord("A") + 1
+        return str(rank)
+    return None
+
+
 def _results(pairs, offset: int = 0) -> list[dict]:
-    """Ranked across pages: MORE shows 4, 5, 6, not 1, 2, 3 again."""
+    """Ranked across pages: MORE shows D, E, F, not A, B, C again."""
     return [{"id": s.id, "name": s.name, "short_name": s.short_name, "town": s.town,
              "phone": s.phone, "miles": round(miles, 1), "rank": offset + i,
-             "checked": s.verified}
+             "label": label(offset + i), "checked": s.verified}
             for i, (s, miles) in enumerate(pairs, 1)]
 
 
@@ -111,16 +134,22 @@ def handlers(sites) -> dict:
 
 
 def _wrong(engine: Engine, state: State, text: str) -> Outcome | None:
-    """'WRONG 2' / '2 wrong' / 'equivocado #2' after a places reply: thank, and report the site
-    once per conversation. None when the message is not that (it is read as usual)."""
+    """'WRONG B' / 'equivocado b' (the letter shown), or 'WRONG 2' / '2 wrong' / 'wrong #2', after
+    a places reply: thank, and report the site once per conversation. None when the message is
+    not that (it is read as usual)."""
     place = state.vars.get("keep_place") or {}
     shown = place.get("shown")
     words = fold(text).split()
-    numbers = [w for w in words if w.isdigit()]
-    if not shown or len(numbers) != 1 or len(words) > 4 or words[0] != numbers[0] != words[-1]:
+    if not shown or not 2 <= len(words) <= 4:
         return None
-    number = numbers[0]
-    rest = " ".join(w for w in words if w != number)
+    numbers = [w for w in words if w.isdigit()]
+    if len(numbers) > 1 or (numbers and words[0] != numbers[0] != words[-1]):
+        return None
+    given = numbers[0] if numbers else words[-1]    # a letter only at the end: "a wrong number"
+    number = _rank(given)
+    if number is None or (len(given) > 1 and not given.isdigit() and number not in shown):
+        return None    # "wrong me" is not a report; "wrong z" asks which
+    rest = " ".join(words[1:] if given == words[0] else words[:-1])
     hit = engine.lexicons.command(rest, state.locale) if rest else None
     if hit is None or hit[0] != WRONG:
         return None

@@ -1,4 +1,4 @@
-"""Texters' "WRONG 2": a report that a site we named is wrong or closed, in a review queue.
+"""Texters' "WRONG B": a report that a site we named is wrong or closed, in a review queue.
 
 The engine hook (nearby.py) emits a `site_report` event naming only the site; this files it after
 the step commits. A report holds the site, its name then, the day, the language and the place of

@@ -4,7 +4,9 @@ The engine hooks are pure: FORGET asks for a YES and notes the question in the s
 a YES as the very next message, within PENDING_SECONDS, emits the "forget" event. YES keeps its
 other meanings (check-in sign-up, START after STOP) whenever no erase is pending.
 
-After the step commits, Forgetter.erase removes, for the person's keyed hash (Vault.subject):
+After the step commits, Forgetter.erase first lays the tombstone (bot/storage/tombstone.py), so
+work already under way (a job asleep on the send rate, a text at Twilio) writes nothing back and
+sends nothing more, then removes, for the person's keyed hash (Vault.subject):
 the conversation, language, opt-out flag, the replies kept for redeliveries and the call
 records (bot/storage/store.py), check-in subscriptions, schedule entries, send markers and queued jobs
 (bot/checkins/subscriptions.py), whatever other modules registered in helpline.extras["forgetters"], every
@@ -25,8 +27,12 @@ from rq.executions import ExecutionRegistry
 from rq.job import Job
 from rq.results import Result
 
+from bot.storage.facts import Facts
 from bot.conversation.engine import Engine, Event, Outcome, Reply, State
+from bot.privacy import compaction
 from bot.privacy.vault import Vault
+from bot.storage.keys import gone_key
+from bot.storage.tombstone import Tombstones
 
 log = logging.getLogger(__name__)
 PENDING_SECONDS = 300  # "Reply YES in the next 5 minutes" (content/*/privacy.yaml)
@@ -89,7 +95,9 @@ class Forgetter:
         return self.helpline.redis
 
     def erase(self, subject: str) -> dict[str, int]:
-        """Returns how much went, by kind; never who."""
+        """Returns how much went, by kind; never who. The tombstone goes down first, so work
+        already under way (a job asleep on the send rate, a text at Twilio) writes nothing back."""
+        Tombstones(self.redis).lay(subject)
         done = {"conversation": self.helpline.store.forget(subject)}
         checkins = self.helpline.extras.get("checkins")
         if checkins is not None:
@@ -104,14 +112,19 @@ class Forgetter:
         return done
 
     def _sweep(self, subject: str) -> int:
-        """The net: any key whose name still holds the keyed hash goes too."""
-        keys = list(self.redis.scan_iter(match=f"*{subject}*", count=1000))
+        """The net: any key whose name still holds the keyed hash goes too (not the tombstone)."""
+        keys = [k for k in self.redis.scan_iter(match=f"*{subject}*", count=1000)
+                if k.decode() != gone_key(subject)]
         return int(self.redis.delete(*keys)) if keys else 0
 
     def after(self, subject: str, event: Event, outcome: Outcome, now: datetime) -> None:
         done = self.erase(subject)
         log.info("erased a person on their request (FORGET): %s",
                  ", ".join(f"{k} {v}" for k, v in sorted(done.items())))
+        try:  # and from the disk: an append-only-file rewrite, at most one an hour
+            compaction.book(self.redis)
+        except redis.RedisError as exc:
+            log.error("could not book the append-only file rewrite: %s", type(exc).__name__)
 
 
 def install(helpline) -> Forgetter:
@@ -122,6 +135,10 @@ def install(helpline) -> Forgetter:
     handlers_[FORGET_EVENT] = forgetter.after if earlier is None else _both(earlier, forgetter.after)
     helpline.extras.setdefault("forgetters", [])
     helpline.extras["forget"] = forgetter
+    # Context.epoch: the tombstone, read in each step's own round trip, for the work it plans.
+    helpline.conversations.context_facts.append(Facts(
+        lambda subject: (("GET", gone_key(subject)),),
+        lambda subject, found: {"epoch": found[0].decode() if found[0] else ""}))
     return forgetter
 
 

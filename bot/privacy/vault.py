@@ -40,6 +40,7 @@ class Vault:
     def __init__(self, secret: str):
         self._hash_key = _derive(secret, b"subject-hash")
         self._fernet = Fernet(base64.urlsafe_b64encode(_derive(secret, b"number-encryption")))
+        self._texts = Fernet(base64.urlsafe_b64encode(_derive(secret, b"message-encryption")))
 
     def subject(self, number: str) -> str:
         """The stable, keyed id of a phone number: the only form Redis keys ever hold."""
@@ -56,5 +57,15 @@ class Vault:
     def decrypt(self, token: str) -> str | None:
         try:
             return self._fernet.decrypt(token.encode()).decode()
+        except (InvalidToken, ValueError):
+            return None
+
+    def seal(self, text: str) -> str:
+        """Encrypt a message text (the staffed inbox keeps them a few days), under its own key."""
+        return self._texts.encrypt(text.encode("utf-8")).decode()
+
+    def unseal(self, token: str) -> str | None:
+        try:
+            return self._texts.decrypt(token.encode()).decode("utf-8")
         except (InvalidToken, ValueError):
             return None

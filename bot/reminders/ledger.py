@@ -24,14 +24,15 @@ from rq.job import Job, JobStatus
 from bot.understanding import when
 from bot.checkins.rules import Rules
 from bot.conversation.content import Content, ContentError, segments
-from bot.channels.conversations import Facts
+from bot.storage.facts import Facts
 from bot.checkins.dispatch import FAILURE_TTL, RESULT_TTL, SEND_QUEUE, SEND_TIMEOUT
 from bot.conversation.engine import Reply
 from bot.reminders.checks import offer_problems
 from bot.reminders.flow import CANCEL, CHECK_KEY, SET, reminder_event
 from bot.storage.keys import reminder_record_key as record_key, reminder_open_key as open_key, reminder_marker_key as marker_key, REMINDER_PREFIX as PREFIX
 from bot.outbound.markers import RELEASE
-from bot.storage.keys import optout_key
+from bot.storage.keys import gone_key, optout_key
+from bot.storage.tombstone import Tombstones, guarded
 
 JOB = "bot.reminders.jobs.send_reminder"  # by name: the web process never imports worker code
 RECORD_TTL = int(when.MAX_AHEAD.total_seconds()) + 2 * 86400  # outlives the furthest reminder
@@ -56,6 +57,7 @@ class Reminder:
     keep: dict = field(default_factory=dict)
     num: str = ""
     named: bool = False  # the person named the time: sent then, quiet hours or not
+    epoch: str = ""  # the person's FORGET tombstone when it was booked (bot/storage/tombstone.py)
 
     @property
     def slot(self) -> str:
@@ -83,14 +85,24 @@ def _text(value) -> str:
 
 
 # Claim a send marker (compare-and-set) only while the reminder is still wanted from this job:
-# not cancelled, rescheduled or forgotten, and the person has not opted out. -1: not wanted.
-_CLAIM = """
+# not cancelled, rescheduled or forgotten, and the person has not opted out or been erased
+# since it was booked (the tombstone, the last key; the record's epoch, the last argument).
+# -1: not wanted.
+_CLAIM = guarded("""
 if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
 local raw = redis.call('HGET', KEYS[2], ARGV[4])
 if not raw or cjson.decode(raw)['job'] ~= ARGV[5] then return -1 end
 local cur = redis.call('GET', KEYS[1])
 if not ((cur == false and ARGV[1] == '') or cur == ARGV[1]) then return 0 end
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1""")
+# Sent or refused for good: the record goes; a check opens replies, unless the person was
+# erased since it was booked. KEYS: record, open key, tombstone. ARGV: rid, kind, ttl, epoch.
+_DONE = """
+redis.call('HDEL', KEYS[1], ARGV[1])
+local gone = redis.call('GET', KEYS[3])
+if (gone and gone ~= ARGV[4]) or ARGV[2] ~= 'check' then return 0 end
+redis.call('SET', KEYS[2], 'check', 'EX', ARGV[3])
 return 1"""
 
 
@@ -106,16 +118,19 @@ class Ledger:
         return _text(raw) if raw is not None else None
 
     def claim(self, subject: str, slot: str, value: str, previous: str | None,
-              owner: str | None = None) -> int:
-        keys = [marker_key(subject, slot), record_key(subject), optout_key(subject)]
-        args = [previous or "", value, RECORD_TTL, self.record.rid, self.record.job]
+              owner: str | None = None, epoch: str = "") -> int:
+        keys = [marker_key(subject, slot), record_key(subject), optout_key(subject),
+                gone_key(subject)]
+        args = [previous or "", value, RECORD_TTL, self.record.rid, self.record.job,
+                self.record.epoch]
         return int(self.reminders.claim_script(keys=keys, args=args))
 
     def release(self, subject: str, slot: str, value: str) -> None:
         self.reminders.release_script(keys=[marker_key(subject, slot)], args=[value])
 
-    def sent(self, subject: str, slot: str, sid: str) -> None:
-        self.reminders.redis.set(marker_key(subject, slot), f"sent:{sid}", ex=RECORD_TTL)
+    def sent(self, subject: str, slot: str, sid: str, epoch: str = "") -> None:
+        self.reminders.tombstones.set(subject, self.record.epoch, marker_key(subject, slot),
+                                      f"sent:{sid}", RECORD_TTL)
 
 
 class Reminders:
@@ -126,6 +141,8 @@ class Reminders:
         self.queue = Queue(SEND_QUEUE, connection=client)
         self.claim_script = client.register_script(_CLAIM)
         self.release_script = client.register_script(RELEASE)
+        self.done_script = client.register_script(_DONE)
+        self.tombstones = Tombstones(client)
 
     # --- reading ---------------------------------------------------------------------------
     def all(self, subject: str) -> list[Reminder]:
@@ -154,12 +171,14 @@ class Reminders:
         listed = {r["rid"]: r for r in (ctx.reminders or {}).get("list") or []}
         for event in outcome.events:
             if event.name == SET:
-                self.set(pipe, subject, number, event.data, listed)
+                self.set(pipe, subject, number, event.data, listed, ctx.epoch)
             elif event.name in (CANCEL, "opt_out"):  # CANCEL and STOP are opt-out words too
                 self.cancel_all(pipe, subject, [r["job"] for r in listed.values()])
 
-    def set(self, pipe, subject: str, number: str, data: dict, listed: dict) -> Reminder:
-        """Record one reminder and schedule its job; the same reminder again replaces it."""
+    def set(self, pipe, subject: str, number: str, data: dict, listed: dict,
+            epoch: str = "") -> Reminder:
+        """Record one reminder and schedule its job; the same reminder again replaces it.
+        `epoch`: the person's FORGET tombstone now, so an erasure after this wins over it."""
         rid = self.vault.token(f"reminder:{subject}:{data['what']}")
         at = float(data["at"])
         old = listed.get(rid)
@@ -167,7 +186,7 @@ class Reminders:
                           "reminder-" + self.vault.token(f"{rid}:{int(at)}"), data["what"],
                           data["locale"], bool(data["moved"]), dict(data["params"]),
                           dict(data["keep"]), self.vault.encrypt(number),
-                          bool(data.get("named")))
+                          bool(data.get("named")), epoch)
         if old and old["job"] != record.job:
             self.unschedule(pipe, old["job"])
         pipe.hset(record_key(subject), rid, record.dumps())
@@ -208,7 +227,8 @@ class Reminders:
                                {}, remind["locale"], when.default(now, self.rules.tz), self.rules)
         listed = {r.rid: r.facts() for r in self.all(subject)}
         pipe = self.redis.pipeline()
-        record = self.set(pipe, subject, number, event.data, listed)
+        record = self.set(pipe, subject, number, event.data, listed,
+                          self.tombstones.epoch(subject))
         pipe.execute()
         return record
 
@@ -220,22 +240,30 @@ class Reminders:
         header = self.content.render("reminders.header", record.locale)
         return header + "\n" + self.content.render(record.key, record.locale, "sms", record.params)
 
-    def reschedule(self, subject: str, record: Reminder, at: datetime) -> None:
-        """Quiet hours began while it waited: the same reminder, later (a new job and time)."""
+    def reschedule(self, subject: str, record: Reminder, at: datetime) -> bool:
+        """Quiet hours began while it waited: the same reminder, later (a new job and time).
+        Under WATCH: not if it was cancelled, moved or erased meanwhile (False)."""
         moved = replace(record, at=at.timestamp(), job="reminder-" + self.vault.token(
             f"{record.rid}:{int(at.timestamp())}"))
-        pipe = self.redis.pipeline()
-        pipe.hset(record_key(subject), record.rid, moved.dumps())
-        self._schedule(pipe, subject, moved)
-        pipe.execute()
+
+        def move(pipe) -> bool:
+            now = pipe.hget(record_key(subject), record.rid)
+            gone = _text(pipe.get(gone_key(subject)) or b"")
+            pipe.multi()
+            if now is None or (gone and gone != record.epoch) or (
+                    json.loads(now).get("job") != record.job):
+                return False
+            pipe.hset(record_key(subject), record.rid, moved.dumps())
+            self._schedule(pipe, subject, moved)
+            return True
+
+        return self.redis.transaction(move, record_key(subject), gone_key(subject),
+                                      value_from_callable=True)
 
     def done(self, subject: str, record: Reminder) -> None:
         """Sent (or refused for good): the record and its number go; a check opens replies."""
-        pipe = self.redis.pipeline()
-        pipe.hdel(record_key(subject), record.rid)
-        if record.kind == "check":
-            pipe.set(open_key(subject), "check", ex=OPEN_TTL)
-        pipe.execute()
+        self.done_script(keys=[record_key(subject), open_key(subject), gone_key(subject)],
+                         args=[record.rid, record.kind, OPEN_TTL, record.epoch])
 
     # --- FORGET ----------------------------------------------------------------------------
     def forget(self, subject: str) -> int:
@@ -261,13 +289,16 @@ def say(content: Content):
 
 
 def fitter(content: Content):
-    """fits(replies, locale): the replies joined as one text stay within MAX_SEGMENTS."""
+    """fits(replies, locale): the replies joined as one text stay within MAX_SEGMENTS and within
+    the smallest budget among them, so an offer never pushes an emergency update (2 segments)
+    to 3: it waits for a reply with room (issue 24)."""
     def fits(replies: tuple[Reply, ...], locale: str) -> bool:
         try:
             text = "\n\n".join(content.render(r.key, locale, "sms", r.params) for r in replies)
         except ContentError:  # e.g. no short form of an offer in this content: it does not fit
             return False
-        return segments(text).count <= MAX_SEGMENTS
+        budget = min([MAX_SEGMENTS] + [content.entry(r.key, locale).max_segments for r in replies])
+        return segments(text).count <= budget
     return fits
 
 

@@ -2,8 +2,10 @@
 
 Keys hold keyed hashes (bot.privacy.vault.Vault.subject), never phone numbers. The families:
 `hl:s/m/optout/lang/rate/mi/calls/call/stats` conversations and calls (bot/storage/store.py),
+`hl:gone` FORGET's tombstones (bot/storage/tombstone.py),
 `hl:ci:*` check-in subscriptions (bot/checkins/subscriptions.py), `hl:rm:*` one-time reminders
-(bot/reminders/ledger.py); RQ's own keys (`rq:*`) are RQ's. docs/architecture.md has the table.
+(bot/reminders/ledger.py), `hl:ib:*` the staffed text inbox (bot/inbox/); RQ's own keys (`rq:*`)
+are RQ's. docs/architecture.md has the table.
 """
 from __future__ import annotations
 
@@ -56,9 +58,18 @@ def call_key(token: str) -> str:
     return f"{PREFIX}:call:{token}"
 
 
+def gone_key(subject: str) -> str:
+    """FORGET's tombstone (bot/storage/tombstone.py): the erasure's id, for a few days."""
+    return f"{PREFIX}:gone:{subject}"
+
+
 DISPATCH_KEY = f"{PREFIX}:dispatch:last"  # when the check-in dispatcher last ran (ISO time)
 SENDS_KEY = f"{PREFIX}:metrics:sends"  # outbound texts by result, summed over every worker
 OUTBOUND_RATE_KEY = f"{PREFIX}:outbound:bucket"  # bot/storage/ratelimit.py: the send rate all workers share
+# After FORGET (bot/privacy/compaction.py): when the booked append-only-file rewrite runs, and
+# when the last one ran (times only, never who).
+AOF_NEXT_KEY = f"{PREFIX}:aof:next"
+AOF_LAST_KEY = f"{PREFIX}:aof:last"
 
 
 # --- check-in subscriptions (bot/checkins/subscriptions.py) ---------------------------------
@@ -154,7 +165,7 @@ def site_history_key(region: str, site_id: str) -> str:
 
 
 def site_reports_key(region: str) -> str:
-    """Texters' "WRONG 2" reports waiting for review: report id -> JSON (site, day, language)."""
+    """Texters' "WRONG B" reports waiting for review: report id -> JSON (site, day, language)."""
     return f"{PLACES_PREFIX}:{region}:reports"
 
 
@@ -171,3 +182,56 @@ CONTENT_RELOAD_KEY = "hl:content:reloaded"  # hash: version, who, when (shown in
 def site_import_key(region: str, staff: str) -> str:
     """An HSDS import read in the console, waiting for its author to stage it (an hour)."""
     return f"{PLACES_PREFIX}:{region}:import:{staff}"
+
+
+# --- the staffed text inbox (bot/inbox/tickets.py, events.py, figures.py) ---------------------
+# Tickets are numbered; a ticket's keys hold its number, never the person's keyed hash (the
+# encrypted number inside says whom to text). Only the open pointer and the person's ticket list
+# are keyed by the hash, so FORGET finds them. Message texts are encrypted (Vault.seal).
+INBOX_PREFIX = "hl:ib"
+INBOX_SEQ_KEY = f"{INBOX_PREFIX}:seq"          # the last ticket number given
+INBOX_ALL_KEY = f"{INBOX_PREFIX}:all"          # sorted set: ticket number -> opened at
+INBOX_TYPICAL_KEY = f"{INBOX_PREFIX}:typical"  # median first-reply seconds, last 7 days (5+)
+INBOX_ALERTS_KEY = f"{INBOX_PREFIX}:alerts"    # tickets taken back from a silent claim (admins)
+INBOX_CHANNEL_KEY = f"{INBOX_PREFIX}:channel"  # a random name for this database's events channel
+INBOX_VERSION_KEY = f"{INBOX_PREFIX}:version"  # bumped at every change the console should show
+
+
+def inbox_ticket_key(ticket: int | str) -> str:
+    return f"{INBOX_PREFIX}:t:{ticket}"
+
+
+def inbox_messages_key(ticket: int | str) -> str:
+    """The ticket's thread: the person's texts, replies, notes and events, texts encrypted."""
+    return f"{INBOX_PREFIX}:msgs:{ticket}"
+
+
+def inbox_open_key(subject: str) -> str:
+    """The person's open ticket ("number|language"), read with every message they send."""
+    return f"{INBOX_PREFIX}:open:{subject}"
+
+
+def inbox_person_key(subject: str) -> str:
+    """Every ticket of the person still kept, so FORGET erases closed ones too."""
+    return f"{INBOX_PREFIX}:p:{subject}"
+
+
+def inbox_sid_key(sid: str) -> str:
+    """A reply's MessageSid -> "ticket:message", for its delivery reports."""
+    return f"{INBOX_PREFIX}:sid:{sid}"
+
+
+def inbox_stats_key(day: str) -> str:
+    """Anonymous counts of one local day: opened, handled, abandoned, urgent, opened by hour."""
+    return f"{INBOX_PREFIX}:stats:{day}"
+
+
+def inbox_samples_key(kind: str, day: str) -> str:
+    """Seconds waited ("wait") or to a first reply ("first"): one entry a ticket, with its hour."""
+    return f"{INBOX_PREFIX}:{kind}:{day}"
+
+
+def inbox_channel(name: str) -> str:
+    """Redis pub/sub channels are shared by every database of a server: the name is random per
+    database (INBOX_CHANNEL_KEY), so two helplines on one server never hear each other."""
+    return f"{INBOX_PREFIX}:events:{name}"

@@ -18,6 +18,7 @@ import redis
 from bot.storage.keys import (  # noqa: F401  (re-exported: callers import them from here)
     session_key, dedupe_key, optout_key, language_key, stats_key, moves_key, rate_key, replies_key, calls_key, call_key, PREFIX, DISPATCH_KEY, SENDS_KEY, OUTBOUND_RATE_KEY)
 from bot.storage.lane import lane_for
+from bot.storage.tombstone import Tombstones
 
 STATS_TTL = 400 * 86400
 RATE_TTL = 120  # a minute's count outlives its minute, then expires
@@ -116,6 +117,7 @@ class Store:
         self._read = client.register_script(_READ)
         self._commit = client.register_script(_COMMIT)
         self._lane = lane_for(client)  # the turn's two script calls skip the pool's checks
+        self._tombstones = Tombstones(client)
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
@@ -127,13 +129,16 @@ class Store:
     def save_session(self, subject: str, state: dict) -> None:
         self.redis.set(session_key(subject), _dumps(state), ex=self.session_ttl)
 
-    def put_on_screen(self, subject: str, node: str, locale: str, keep: dict | None = None) -> None:
+    def put_on_screen(self, subject: str, node: str, locale: str, keep: dict | None = None,
+                      epoch: str = "") -> bool:
         """A text we sent (a voice copy, a reminder) ends with "Reply 1 ...": put the person's
-        conversation on that screen, so the numbers work; `keep` replaces the screen's vars."""
+        conversation on that screen, so the numbers work; `keep` replaces the screen's vars.
+        A job's write: refused (False) when the person was erased since the job's `epoch`."""
         state = dict(self.load_session(subject) or {}, node=node, locale=locale, history=[])
         if keep is not None:
             state["vars"] = dict(keep)
-        self.save_session(subject, state)
+        return self._tombstones.set(subject, epoch, session_key(subject), _dumps(state),
+                                    self.session_ttl)
 
     def advance(self, subject: str, token: str | None,
                 compute: Callable[[Reading], tuple[dict, list[str], object]],

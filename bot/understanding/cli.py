@@ -4,6 +4,8 @@
     understanding train     the same, but always fits a fresh model (ignores the caches)
     understanding eval      held-out figures: per-intent precision/recall per language,
                             emergency recall, false alarms, law-vs-emergency confusion
+    understanding eval --blind FILE   a blind set through the real engine (bot/conversation/blind.py)
+    understanding eval --cv           grouped k-fold cross-validation over all labelled data (cv.py)
 
 Plain click (no Flask import: this package is the pure core, tests/test_layout.py); init_app
 hangs the group on the app's CLI and reads the content folder from the app's settings.
@@ -24,8 +26,10 @@ from bot.understanding.model import code_version
 HELDOUT_DIR = Path(__file__).resolve().parents[2] / "tests" / "data"
 
 
-def make_group(content_dir) -> click.Group:
-    """The command group; content_dir is a callable so the settings are read when a command runs."""
+def make_group(content_dir, blind=None) -> click.Group:
+    """The command group; content_dir is a callable so the settings are read when a command runs.
+    blind(path) -> report text runs a blind set through the app's engine (the app passes it:
+    this package cannot import the engine)."""
     group = click.Group("understanding", help="Intent examples, the classifier and its held-out figures.")
 
     def summary(content: Path) -> None:
@@ -68,8 +72,22 @@ def make_group(content_dir) -> click.Group:
     @group.command("eval")
     @click.option("--data", "data_dir", type=click.Path(path_type=Path), default=HELDOUT_DIR,
                   show_default=True, help="Folder with understanding_heldout_<locale>.yaml.")
-    def eval_(data_dir: Path) -> None:
-        """Figures on the held-out sets (never used for training)."""
+    @click.option("--blind", "blind_files", multiple=True, type=click.Path(exists=True, path_type=Path),
+                  help="A blind set (YAML list of text/lang/kind/form/expect) read through the engine.")
+    @click.option("--cv", "folds", is_flag=False, flag_value=5, default=None, type=int,
+                  help="Grouped k-fold cross-validation over every labelled message (default 5 folds).")
+    def eval_(data_dir: Path, blind_files: tuple[Path, ...], folds: int | None) -> None:
+        """Figures on the held-out sets (never used for training), a blind set, or CV."""
+        if blind_files:
+            if blind is None:
+                raise click.ClickException("--blind needs the app's engine: flask --app wsgi ...")
+            for path in blind_files:
+                click.echo(blind(path))
+            return
+        if folds:
+            from bot.understanding.cv import cross_validate, format_cv
+            click.echo(format_cv(cross_validate(Path(content_dir()), data_dir, folds)))
+            return
         rows = heldout_rows(data_dir)
         if not rows:
             raise click.ClickException(f"no understanding_heldout_*.yaml in {data_dir}")
@@ -79,6 +97,6 @@ def make_group(content_dir) -> click.Group:
     return group
 
 
-def init_app(app) -> None:
+def init_app(app, blind=None) -> None:
     """Register `understanding` on a Flask app's CLI (duck-typed: no Flask import here)."""
-    app.cli.add_command(make_group(lambda: app.config["HELPLINE"].settings.content_dir))
+    app.cli.add_command(make_group(lambda: app.config["HELPLINE"].settings.content_dir, blind))

@@ -18,14 +18,20 @@ INTENTS = (
     "update_help_arrived", "update_woke_up",
     "overdose_signs", "overdose_steps", "naloxone_what", "naloxone_use", "naloxone_safe",
     "naloxone_where", "naloxone_otc", "legal", "treatment", "tx_meds", "tx_find", "safer",
-    "fentanyl_xylazine", "talk", "checkin_start", "checkin_stop", "checkin_pause",
-    "checkin_status", "reminder", "forget", "help", "stop", "greeting", "thanks", "menu", "other",
+    "fentanyl_xylazine", "talk", "grief", "checkin_start", "checkin_stop", "checkin_pause",
+    "checkin_resume", "checkin_status", "reminder", "forget", "privacy", "help", "stop",
+    "greeting", "thanks", "menu", "other",
 )
 UPDATES = tuple(name for name in INTENTS if name.startswith("update_"))
 SETTINGS_FILE = "settings.yaml"
 DEFAULT_SETTINGS = {
     "confident": 0.45,             # top score below this: the engine asks what the person meant
-    "emergency_classifier": 0.7,   # the classifier alone flags an emergency at or above this
+    "emergency_classifier": 0.9,   # the classifier alone: SURE (the full steps) at or above this
+    "emergency_unsure": 0.3,       # the classifier alone: a POSSIBLE emergency (the 911 line)
+    "emergency_agree": 0.5,        # rules in a past/what-if/... frame: sure when the classifier's
+                                   # danger vote (emergency + still not breathing) reaches this
+    "emergency_veto": 0.1,         # below this danger vote, with a confident calm intent, rules
+                                   # read as now are only a possible emergency
     "crisis_classifier": 0.6,
     "C": 1.0,                      # inverse regularisation of the linear SVM
 }

@@ -3,9 +3,10 @@
 One function computes the figures that `flask --app wsgi understanding eval`, the tests and
 docs/understanding.md use, so they cannot disagree. Definitions:
 - accuracy: the top intent is the label.
-- emergency recall: messages labelled `emergency` whose Meaning.emergency is true (rules OR model).
-- false alarms: Meaning.emergency on messages labelled neither `emergency` nor `update_*`
-  (updates are only read inside an emergency, where the flag changes nothing).
+- emergency recall: messages labelled `emergency` given the full steps (Meaning.emergency) or the
+  one-line 911 prompt (Meaning.unsure): either way the person is told to call 911 first.
+- false alarms: the full steps (Meaning.emergency) on messages labelled neither `emergency` nor
+  `update_*` (updates are only read inside an emergency, where the flag changes nothing).
 - crisis recall: messages labelled `crisis` flagged as crisis (or as an emergency, which wins).
 - law/emergency confusion: `legal` messages flagged as an emergency, and `emergency` messages
   not flagged whose top intent is `legal`.
@@ -86,8 +87,9 @@ def evaluate(understanding, rows: list[tuple[str, str, str]]) -> Report:
         hits[locale][(label, top)] += 1
         if label == "emergency":
             report.emergency_total += 1
-            report.emergency_found += meaning.emergency
-            report.emergency_as_legal += (not meaning.emergency and top == "legal")
+            found = meaning.emergency or getattr(meaning, "unsure", False)
+            report.emergency_found += found
+            report.emergency_as_legal += (not found and top == "legal")
         elif label not in UPDATES:
             report.non_emergency_total += 1
             report.false_alarms += meaning.emergency
@@ -99,8 +101,9 @@ def evaluate(understanding, rows: list[tuple[str, str, str]]) -> Report:
         if label == "legal":
             report.legal_total += 1
             report.legal_as_emergency += meaning.emergency
-        if not ok or (label == "emergency") != meaning.emergency and label not in UPDATES:
-            report.misses.append((locale, label, text, top, meaning.emergency))
+        flagged = meaning.emergency or (label == "emergency" and getattr(meaning, "unsure", False))
+        if not ok or (label == "emergency") != flagged and label not in UPDATES:
+            report.misses.append((locale, label, text, top, flagged))
     for locale, pairs in hits.items():
         labels = {lab for lab, _ in pairs} | {pred for _, pred in pairs if pred}
         table = {}
@@ -124,7 +127,7 @@ def format_report(report: Report) -> str:
         for intent, (p, r, n) in table.items():
             lines.append(f"  {intent:<22} {p:>9.2f} {r:>7.2f} {n:>4}")
     lines.append(f"overall accuracy {report.correct}/{report.total} = {report.accuracy:.1%}")
-    lines.append(f"emergency recall (rules OR model) {report.emergency_found}/"
+    lines.append(f"emergency recall (steps or the unsure line) {report.emergency_found}/"
                  f"{report.emergency_total} = {report.emergency_recall:.1%}")
     lines.append(f"false alarms on non-emergency messages {report.false_alarms}/"
                  f"{report.non_emergency_total} = {report.false_alarm_rate:.1%}")

@@ -21,7 +21,7 @@ FUZZY_MIN_LENGTH = 5
 FUZZY_CUTOFF = 84
 _NON_WORD = re.compile(r"[^a-z0-9ñ]+")
 _REPEATS = re.compile(r"([a-z])\1{2,}")
-# Twilio's reserved keywords (DESIGN.md) are the platform's, not a language's: a Spanish speaker
+# Twilio's reserved keywords (docs/design.md) are the platform's, not a language's: a Spanish speaker
 # who texts STOP or HELP keeps getting Spanish, so these words never count as language evidence.
 CARRIER_WORDS = frozenset({"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "revoke",
                            "optout", "start", "unstop", "yes", "help", "info"})
@@ -33,8 +33,9 @@ _SIGNAL_SECTIONS = ("emergency", "crisis")
 def fold(text: str) -> str:
     """Lower-case, strip accents and punctuation: 'ESPAÑOL!' -> 'espanol', "Where's" -> 'wheres'."""
     text = text.lower().replace("'", "").replace("\u2019", "")
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    if not text.isascii():  # accents to strip; plain ASCII (most texts) has none
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return _NON_WORD.sub(" ", text).strip()
 
 
@@ -90,24 +91,55 @@ class Lexicon:
 
     def correct(self, folded: str) -> str:
         """Replace misspelt long words by the nearest topic word ('nalaxone' -> 'naloxone')."""
-        words = []
-        for word in folded.split():
-            if len(word) >= FUZZY_MIN_LENGTH and word not in self.vocabulary and self.vocabulary:
-                best = process.extractOne(word, self.vocabulary, scorer=fuzz.ratio,
-                                          score_cutoff=FUZZY_CUTOFF)
-                if best and best[0][0] == word[0]:
-                    word = best[0]
-            words.append(word)
-        return " ".join(words)
+        return " ".join(self._correct_word(word) for word in folded.split())
+
+    def _correct_word(self, word: str) -> str:
+        if len(word) < FUZZY_MIN_LENGTH or word in self._vocabulary_set or not self.vocabulary:
+            return word
+        memo = self._memo
+        found = memo.get(word)
+        if found is None:
+            best = process.extractOne(word, self.vocabulary, scorer=fuzz.ratio,
+                                      score_cutoff=FUZZY_CUTOFF)
+            found = best[0] if best and best[0][0] == word[0] else word
+            if len(memo) >= 50_000:
+                memo.clear()
+            memo[word] = found
+        return found
 
     def topic(self, folded: str) -> tuple[str, int] | None:
-        """The node whose pattern matches the most words; ties go to the first in the file."""
-        padded = f" {self.correct(folded)} "
+        """The node whose pattern matches the most words; ties go to the first in the file.
+
+        Only the patterns one of whose phrases is in the message are checked (an index from
+        phrase to patterns): a message names a few topic words, not all 300."""
+        corrected = self.correct(folded)
+        padded = f" {corrected} "
+        words = set(corrected.split())
+        present = {alt for alt in words if alt in self._by_word}
+        present.update(alt for alt in self._phrases if alt in padded)
+        if not present:
+            return None
+        candidates = sorted({i for alt in present for i in self._by_alt[alt]})
         best: tuple[str, int] | None = None
-        for node, pattern in self.topics:
-            if pattern.matches(padded) and (best is None or pattern.weight > best[1]):
+        for i in candidates:
+            node, pattern = self.topics[i]
+            if all(not present.isdisjoint(group) for group in pattern.groups) and \
+                    (best is None or pattern.weight > best[1]):
                 best = (node, pattern.weight)
         return best
+
+    def __post_init__(self):
+        by_alt: dict[str, list[int]] = {}
+        for i, (_, pattern) in enumerate(self.topics):
+            for group in pattern.groups:
+                for alt in group:
+                    by_alt.setdefault(alt, []).append(i)
+        object.__setattr__(self, "_by_alt", by_alt)
+        object.__setattr__(self, "_by_word", frozenset(a for a in by_alt if " " not in a))
+        # phrases of several words are looked for with their spaces, as Pattern.matches does
+        object.__setattr__(self, "_phrases", tuple(a for a in by_alt if " " in a))
+        object.__setattr__(self, "_vocabulary_set", frozenset(self.vocabulary))
+        object.__setattr__(self, "_memo", {})
 
 
 def _language_words(data: dict) -> frozenset[str]:

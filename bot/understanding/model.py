@@ -27,18 +27,19 @@ from pathlib import Path
 
 import numpy as np
 
-from bot.understanding.signals import normalize
+from bot.understanding.reading import clip
+from bot.understanding.signals import MAX_CHARS, normalize
 
-FEATURES_VERSION = "1"       # bump when the analyzers or the arithmetic below change
-MAX_MODEL_CHARS = 480        # three SMS segments; the rest of a long story adds no intent
+FEATURES_VERSION = "2"       # bump when the analyzers or the arithmetic below change
 CHAR_MIN, CHAR_MAX = 2, 5
 WORD_MEMO_MAX = 50_000       # words whose n-gram rows are remembered (cleared when full)
 
 
 def prepare(text: str) -> str:
     """The text the model sees: signals.normalize (lower case, no accents or punctuation,
-    "breathinggg" -> "breathingg") of the first 480 characters."""
-    return normalize(text[:MAX_MODEL_CHARS])
+    "breathinggg" -> "breathingg"), a long story by its first and last 240 characters
+    (reading.clip: the emergency is often at the end)."""
+    return clip(normalize(text[:MAX_CHARS]))
 
 
 def char_grams(norm: str) -> list[str]:
@@ -74,8 +75,11 @@ def sklearn_version() -> str:
 
 def code_version() -> str:
     """Part of the cache key: a fitted archive is only reused by the code that made it (this
-    file's bytes stand in for the analyzers and training choices, so an edit here retrains)."""
-    source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+    file's bytes, and reading.py's, stand in for the analyzers and training choices, so an edit
+    there retrains)."""
+    here = Path(__file__)  # reading.py too: it clips the texts the model is trained on
+    source = hashlib.sha256(here.read_bytes() + (here.parent / "reading.py").read_bytes()
+                            ).hexdigest()[:12]
     return (f"features={FEATURES_VERSION};code={source};sklearn={sklearn_version()};"
             f"numpy={np.__version__}")
 
@@ -89,6 +93,7 @@ class Model:
         self.terms = [list(terms) for terms, _ in blocks]
         self.intercept = np.asarray(intercept, dtype=np.float64)
         self.beta = float(beta)
+        self.meta: dict[str, str] = {}  # what an archive says it was trained from (load())
         self._word_rows: dict[str, list[int]] = {}
         # The features in the fitted order: character n-grams first, then words. Rows of
         # coef.T (one per feature) are what a message gathers; each block keeps its own vocabulary.
@@ -101,6 +106,13 @@ class Model:
         self._idf = np.concatenate([np.asarray(char_idf, dtype=np.float64),
                                     np.asarray(word_idf, dtype=np.float64)])
         self._weights = np.ascontiguousarray(np.asarray(coef, dtype=np.float64).T)
+
+    def word_costs(self) -> dict[str, float]:
+        """Every single word the model knows, with its idf (rarer words cost more): the
+        dictionary that run-together text is split with (reading.split_runs)."""
+        idf = self._idf
+        return {t: float(idf[self._word_offset + j]) for t, j in self._word_vocab.items()
+                if " " not in t}
 
     @property
     def coef(self) -> np.ndarray:
@@ -152,11 +164,13 @@ class Model:
         return rows
 
     # --- persistence ---------------------------------------------------------------------------
-    def save(self, path: Path) -> None:
-        """Write atomically (temp file + rename): a crash never leaves half an archive."""
+    def save(self, path: Path, meta: dict[str, str] | None = None) -> None:
+        """Write atomically (temp file + rename): a crash never leaves half an archive. `meta`
+        (text) is kept beside the numbers: what the model was trained from and with."""
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {"classes": np.array(self.classes), "coef": self.coef, "intercept": self.intercept,
                   "beta": np.array([self.beta])}
+        arrays.update({f"meta_{name}": np.array(str(value)) for name, value in (meta or {}).items()})
         start = 0
         for i, terms in enumerate(self.terms):
             arrays[f"terms{i}"] = np.array(terms, dtype=str)
@@ -173,19 +187,31 @@ class Model:
 
     @classmethod
     def load(cls, path: Path) -> "Model":
-        """No pickles: a corrupt or foreign file raises, and the caller retrains."""
+        """No pickles: a corrupt, malformed or foreign file raises, and the caller retrains.
+        Every shape is checked and every number must be finite; `model.meta` is what save() kept."""
         with np.load(path, allow_pickle=False) as archive:
             blocks = []
             for i in range(len(ANALYZERS)):
                 terms = archive[f"terms{i}"].tolist()
                 idf = archive[f"idf{i}"]
-                if len(terms) != len(idf):
-                    raise ValueError("terms and idf differ in length")
+                if (not isinstance(terms, list) or idf.ndim != 1 or len(terms) != len(idf)
+                        or len(set(terms)) != len(terms)):
+                    raise ValueError(f"feature block {i}: terms and idf do not match")
                 blocks.append((terms, idf))
-            model = cls(archive["classes"].tolist(), blocks, archive["coef"], archive["intercept"],
-                        float(archive["beta"][0]))
-        if model.coef.shape != (len(model.classes), sum(len(t) for t, _ in blocks)):
+            classes, beta = archive["classes"].tolist(), archive["beta"]
+            if not isinstance(classes, list) or len(set(classes)) != len(classes) or beta.shape != (1,):
+                raise ValueError("classes or beta malformed")
+            model = cls(classes, blocks, archive["coef"], archive["intercept"], float(beta[0]))
+            meta = {name[5:]: str(archive[name]) for name in archive.files
+                    if name.startswith("meta_")}
+        width = sum(len(t) for t, _ in blocks)
+        if (model.coef.shape != (len(model.classes), width)
+                or model.intercept.shape != (len(model.classes),)):
             raise ValueError("weights do not fit the vocabulary")
+        if not (np.isfinite(model._weights).all() and np.isfinite(model.intercept).all()
+                and np.isfinite(model._idf).all() and math.isfinite(model.beta) and model.beta > 0):
+            raise ValueError("numbers that are not finite")
+        model.meta = meta
         return model
 
     # --- training ------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ rules lean towards firing; the only brakes are narrow `unless` guards, such as t
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from pathlib import Path
 
 import yaml
 from rapidfuzz import fuzz, process
+
+from bot.understanding.spelling import negation_typos, sounds_like, trie
 
 __all__ = ["Signal", "SignalDetector", "normalize", "MAX_CHARS"]
 
@@ -60,32 +63,47 @@ def normalize(text: str) -> str:
     "O.D.'d" -> "odd". Three or more repeated letters become two, not one, so that real double
     letters survive ("sleeeeping" -> "sleeping"); the rest is left to typo correction.
     """
-    text = unicodedata.normalize("NFKD", text.translate(_QUOTES))
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    text = text.translate(_QUOTES)
+    if text.isascii():  # most texts: no accents to strip, and casefold is lower
+        text = text.lower()
+    else:
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
     text = _DOTTED.sub(r"\1", text.replace("'", ""))
     return _REPEATS.sub(r"\1\1", _NON_WORD.sub(" ", text)).strip()
 
 
 @dataclass(frozen=True)
 class Signal:
-    """What detect() found: kind is "emergency" or "crisis"; locale is the language hint."""
+    """What detect() found: kind is "emergency" or "crisis"; locale is the language hint.
+
+    frame: None when the rule's words read as happening now; else the frame they sit in
+    ("hypothetical", "past", "grief", "learning", "legal", "everyday"), which makes them a
+    possible emergency at most (bot/understanding/meaning.py decides with the classifier).
+    word: the rule fires on a word ("911", "overdose") rather than on a person in danger."""
 
     kind: str
     locale: str
     rule: str
+    frame: str | None = None
+    word: bool = False
 
 
 def _alternation(items, where: str) -> str:
-    """A concept word list as one whole-word regex group; "word*" matches any ending."""
-    parts = set()
+    """A concept word list as one whole-word regex group; "word*" matches any ending.
+
+    Built as a trie ("breath(?:ing|e|s)?"), not a flat list of words: at each word boundary the
+    regex engine follows the letters instead of trying every word in turn, which is most of the
+    rules' cost on a message that matches nothing."""
+    words: dict[str, bool] = {}
     for item in items or ():
         item = str(item)
         star = item.endswith("*")
         word = normalize(item.rstrip("*"))
         if not word:
             raise ValueError(f"{where}: empty word {item!r}")
-        parts.add(re.escape(word) + (r"\w*" if star else ""))
-    return r"\b(?:" + "|".join(sorted(parts, key=lambda p: (-len(p), p))) + r")\b"
+        words[word] = words.get(word, False) or star
+    return r"\b" + trie(words) + r"\b"
 
 
 def _expand(pattern: str, macros: dict[str, str], where: str) -> str:
@@ -139,18 +157,25 @@ class _RuleSet:
     def __init__(self, rules: dict[str, tuple[str, str | None]]):
         plain = [(name, rx) for name, (rx, unless) in rules.items() if unless is None]
         self.names = {f"r{i}": name for i, (name, _) in enumerate(plain)}
-        self.combined = re.compile("|".join(f"(?P<r{i}>{rx})" for i, (_, rx) in enumerate(plain))
-                                   ) if plain else None
-        self.guarded = [(name, re.compile(rx), re.compile(unless))
+        # Every rule starts at a word: one \b before the alternation lets the engine skip the
+        # letters inside words at once instead of failing each rule there.
+        self.combined = re.compile(r"\b(?:" + "|".join(f"(?P<r{i}>{rx})" for i, (_, rx)
+                                                        in enumerate(plain)) + ")") if plain else None
+        self.guarded = [(name, re.compile(rf"\b(?:{rx})"), re.compile(unless))
                         for name, (rx, unless) in rules.items() if unless is not None]
 
     def match(self, text: str) -> str | None:
-        if self.combined and (m := self.combined.search(text)):
-            return next(self.names[g] for g, v in m.groupdict().items() if v is not None)
+        return next((name for name, _, _ in self.hits(text)), None)
+
+    def hits(self, text: str):
+        """(rule, start, end) of every match: the combined regex's, then the guarded rules'."""
+        if self.combined:
+            for m in self.combined.finditer(text):
+                yield next(self.names[g] for g, v in m.groupdict().items() if v is not None), \
+                    m.start(), m.end()
         for name, rx, unless in self.guarded:
-            if rx.search(text) and not unless.search(text):
-                return name
-        return None
+            if (m := rx.search(text)) and not unless.search(text):
+                yield name, m.start(), m.end()
 
 
 @dataclass
@@ -158,6 +183,9 @@ class _Locale:
     rules: dict[str, _RuleSet]
     known: frozenset[str]     # every word this locale's data names: a language hint
     vocabulary: frozenset[str]
+    frames: dict[str, str] = None          # frame name -> regex (emergency.frames)
+    word_rules: frozenset[str] = frozenset()
+    negations: tuple[str, ...] = ()
 
 
 def _load_locale(path: Path) -> _Locale:
@@ -183,8 +211,26 @@ def _load_locale(path: Path) -> _Locale:
     # Only listed words are typo targets: correcting towards every concept word turned real words
     # into signals ("cooking" -> "choking", "bathing" -> "breathing").
     vocabulary = {normalize(str(w)) for s in sections.values() for w in s.get("vocabulary") or ()}
-    return _Locale(rules, known, frozenset(vocabulary))
+    emergency = sections["emergency"]
+    frames = {str(name): _expand(str(rx), macros, f"{path}: emergency.frames.{name}")
+              for name, rx in (emergency.get("frames") or {}).items()}
+    for name, rx in frames.items():
+        try:
+            re.compile(rx)
+        except re.error as exc:
+            raise ValueError(f"{path}: emergency.frames.{name}: bad pattern: {exc}") from None
+    negations = tuple(normalize(str(w)) for w in emergency.get("negations") or ())
+    return _Locale(rules, known, frozenset(vocabulary), frames,
+                   frozenset(str(r) for r in emergency.get("word_rules") or ()), negations)
 
+
+# Frames (content/<locale>/keywords.yaml emergency.frames), in the order they are tried:
+# "if_before" just before a rule's words makes it a what-if; "now" near them keeps it now; the
+# everyday frame anywhere; then "present" tense near them keeps it now; then the other frames.
+FRAMES = ("hypothetical", "past", "grief", "learning", "legal", "everyday")
+NEAR_CHARS = 50           # how far from a rule's words "now" and "if" are looked for
+NOW, NO_FRAME = "now", ""  # _frame's two readings as now: said so near the words, or by default
+MAX_HITS = 20             # matches of one kind read per locale: enough, and bounded on long texts
 
 class SignalDetector:
     """Checks a message against the emergency and crisis rules of every locale found.
@@ -203,6 +249,26 @@ class SignalDetector:
         self._vocabulary = sorted(self._vocabulary_set)
         self._cache: dict[str, str] = {}
         self._short: dict[str, Signal | None] = {}  # most texts are a digit or a word or two
+        # Words spelt as they sound ("lavios", "vaño", "rrespira"): one key per sound.
+        self._sounds = {}
+        for word in sorted(self._known | self._vocabulary_set):
+            self._sounds.setdefault(sounds_like(word), word)
+        self._word_rules = frozenset().union(*(loc.word_rules for loc in locales.values()))
+        frames: dict[str, list[str]] = {}
+        for loc in locales.values():
+            for name, rx in (loc.frames or {}).items():
+                frames.setdefault(name, []).append(rx)
+        union = {name: re.compile("|".join(f"(?:{rx})" for rx in rxs)) for name, rxs in frames.items()}
+        self._now = union.get("now")
+        self._present = union.get("present")
+        self._if_before = union.get("if_before")
+        self._frames = [(name, union[name]) for name in FRAMES if name in union]
+        self.patterns = union  # "transition" and "doubt" are read by meaning.py
+        known = self._known | self._vocabulary_set
+        self.typos = {}
+        for loc in locales.values():
+            for typo, word in negation_typos(loc.negations, known).items():
+                self.typos.setdefault(typo, word)
 
     @classmethod
     def from_dir(cls, content_dir: Path) -> "SignalDetector":
@@ -219,26 +285,84 @@ class SignalDetector:
                 return self._short[text]
             except KeyError:
                 pass
-        norm = normalize(text[:MAX_CHARS])
-        found = self._detect(norm) if norm else None
+        found = self.detect_normalized(normalize(text[:MAX_CHARS]))
         if len(text) <= SHORT:
             if len(self._short) >= CACHE_MAX:
                 self._short.clear()
             self._short[text] = found
         return found
 
+    def detect_normalized(self, norm: str) -> Signal | None:
+        """detect() of a text already normalize()d (the understanding reads it once for all)."""
+        return self._detect(norm) if norm else None
+
     def _detect(self, norm: str) -> Signal | None:
         tokens = norm.split()
         fixed = " ".join(self._correct(t) for t in tokens)
         # One haystack, two readings; a gap (\S+ ) cannot cross the newline between them.
         haystack = norm if fixed == norm else f"{norm}\n{fixed}"
+        framed, framed_lines = None, {}
         for kind in KINDS:
-            hits = [(loc, rule) for loc, data in self.locales.items()
-                    if (rule := data.rules[kind].match(haystack))]
-            if hits:
-                loc, rule = max(hits, key=lambda hit: self._affinity(hit[0], tokens))
-                return Signal(kind, loc, rule)
-        return None
+            now, later = [], []
+            for loc, data in self.locales.items():
+                for n, (rule, start, end) in enumerate(data.rules[kind].hits(haystack)):
+                    if n >= MAX_HITS:
+                        break
+                    frame = self._frame(haystack, start, end, framed_lines) \
+                        if kind == "emergency" else NOW
+                    (now if frame in (NOW, NO_FRAME) else later).append((loc, rule, frame))
+                    if frame == NOW:
+                        break  # one rule read as now is enough for this locale
+            hits = now or later
+            if not hits:
+                continue
+            loc, rule, frame = max(hits, key=lambda hit: (hit[2] == NOW, self._affinity(hit[0], tokens)))
+            found = Signal(kind, loc, rule, frame if frame not in (NOW, NO_FRAME) else None,
+                           rule in self._word_rules)
+            if found.frame is None:
+                return found
+            framed = framed or found  # a crisis now wins over an emergency that is not now
+        return framed
+
+    def _frame(self, haystack: str, start: int, end: int, lines: dict) -> str:
+        """The frame a rule's words sit in: NOW (something near them says now), NO_FRAME
+        (nothing says either way: when in doubt, now), or why they are not now. A what-if just
+        before the words wins; then a "now" near them; then everyday life anywhere in the
+        message; then present tense about a person near them; then the message's other frames.
+        `lines` keeps each line's own frames, so many hits in a long text cost one search each."""
+        line_start = haystack.rfind("\n", 0, start) + 1
+        line_end = haystack.find("\n", end)
+        line = haystack[line_start:line_end if line_end >= 0 else len(haystack)]
+        start, end = start - line_start, end - line_start
+        if self._if_before is not None and self._if_before.search(
+                line[max(0, start - NEAR_CHARS):start]):
+            return "hypothetical"
+        near = line[max(0, start - NEAR_CHARS):end + NEAR_CHARS]
+        if self._now is not None and self._now.search(near):
+            return NOW
+        found = lines.get(line_start)
+        if found is None:
+            found = lines[line_start] = [name for name, rx in self._frames if rx.search(line)]
+        if "everyday" in found:
+            return "everyday"  # "my son wont wake up for school" is present tense, and not this
+        if self._present is not None and self._present.search(near):
+            return NOW
+        return found[0] if found else NO_FRAME
+
+    def signature(self) -> str:
+        """What of this detector changes the texts a model is trained on (its negation typos)."""
+        return ";typos=" + hashlib.sha256("\n".join(sorted(f"{k}={v}" for k, v in self.typos.items())
+                                                    ).encode()).hexdigest()[:12]
+
+    def respell(self, norm: str) -> str:
+        """Negation typos fixed in a normalized text ("he is nto breathing" -> "... not ..."),
+        so the classifier reads the same negation as the rules."""
+        typos = self.typos
+        if not typos:
+            return norm
+        words = norm.split()
+        fixed = [typos.get(w, w) for w in words]
+        return norm if fixed == words else " ".join(fixed)
 
     def _affinity(self, locale: str, tokens: list[str]) -> int:
         """How many words of the message this locale's data knows: picks the language hint."""
@@ -258,9 +382,14 @@ class SignalDetector:
         "hesnotbreathing" -> "hes not breathing"; anything else stays as it was."""
         if token in self._known or not (token.isascii() and token.isalpha()):
             return token
+        if token in self.typos:  # "nto", "istn": short slips that flip a meaning
+            return self.typos[token]
         single = _DOUBLES.sub(r"\1", token)
         if single in self._known:
             return single
+        heard = self._sounds.get(sounds_like(token)) if len(token) >= 3 else None
+        if heard is not None:  # "lavios" -> "labios", "vaño" -> "bano"
+            return heard
         # Exact pieces first ("nodespierta" is "no despierta", not a typo of "despierta"),
         # then one misspelt word ("unconcious" is not "un" + "concious"), then both.
         return (self._split(token, fuzzy_tail=False) or self._fuzzy(token)

@@ -1,7 +1,7 @@
 """The RQ job behind "press 8 to get this by text": runs in the worker, never in the web process.
 
 The payload holds the caller's number only encrypted (Vault.encrypt); the job decrypts it,
-skips anyone who texted STOP, sends through bot/outbound/delivery.py's exactly-once protocol
+skips anyone who texted STOP or was erased since the call (FORGET's tombstone), sends through bot/outbound/delivery.py's exactly-once protocol
 (a marker per job, bot/outbound/markers.py: after a Twilio timeout or 5xx the retry asks
 Twilio for the text before it sends again), and leaves the caller's text conversation on the
 same screen, so the "Reply 1 ..." in the text works.
@@ -21,6 +21,7 @@ from bot.privacy.vault import Vault, mask_number
 from bot.storage.ratelimit import TokenBucket
 from bot.storage.keys import OUTBOUND_RATE_KEY
 from bot.storage.store import Store
+from bot.storage.tombstone import Tombstones, forget_job
 
 log = logging.getLogger(__name__)
 
@@ -29,18 +30,23 @@ class SendFailed(RuntimeError):
     """Twilio may take the text on a later try (rate limit, 5xx, network): RQ retries the job."""
 
 
-def send_screen_text(sealed_number: str, node: str, locale: str, body: str) -> dict:
-    """Text one screen to a caller once, unless they opted out; retryable failures raise
-    SendFailed (RQ retries the job, and the retry looks at Twilio before it sends)."""
+def send_screen_text(sealed_number: str, node: str, locale: str, body: str,
+                     epoch: str = "") -> dict:
+    """Text one screen to a caller once, unless they opted out or were erased since the call
+    (`epoch`: their FORGET tombstone when it was queued); retryable failures raise SendFailed
+    (RQ retries the job, and the retry looks at Twilio before it sends)."""
     settings = load_settings()
     job = get_current_job()
     connection = job.connection if job else redis.Redis.from_url(settings.redis_url)
     vault, store = Vault(settings.secret), Store(connection, settings.session_ttl)
+    tombstones = Tombstones(connection)
     number = vault.decrypt(sealed_number)
     if not number:
         log.error("voice text dropped: the number does not decrypt (was HELPLINE_SECRET changed?)")
         return {"sent": False, "reason": "undecryptable"}
     subject = vault.subject(number)
+    if tombstones.erased(subject, epoch):
+        return _erased(job)
     if store.is_opted_out(subject):
         log.info("voice text to %s skipped: the number opted out", mask_number(number))
         return {"sent": False, "reason": "opted_out"}
@@ -51,14 +57,23 @@ def send_screen_text(sealed_number: str, node: str, locale: str, body: str) -> d
     sender = build_sender(settings)
     try:
         outcome, result = deliver(Markers(connection), sender, bucket,
-                                  Attempt(subject, slot, number, body))
+                                  Attempt(subject, slot, number, body, epoch=epoch))
     finally:
         getattr(sender, "close", lambda: None)()
+    if outcome in (SENT, DONE):  # so the "Reply 1 ..." in the text works
+        store.put_on_screen(subject, node, locale, epoch=epoch)
+    if tombstones.erased(subject, epoch):  # FORGET came while it waited or was at Twilio
+        return _erased(job, sent=outcome == SENT)
     if outcome == RETRY:
         raise SendFailed(result.detail if result else "not known whether Twilio took the text")
     if outcome == SKIPPED:
         return {"sent": False, "reason": "opted_out"}
-    if outcome in (SENT, DONE):
-        store.put_on_screen(subject, node, locale)  # so the "Reply 1 ..." in the text works
     return {"sent": outcome in (SENT, DONE), "sid": result.sid if result else None,
             "detail": result.detail if result else "had gone out already"}
+
+
+def _erased(job, sent: bool = False) -> dict:
+    """The caller erased everything (FORGET): no retry, and RQ keeps no record of this job."""
+    log.info("voice text %s: the caller erased their records", "sent before" if sent else "dropped")
+    forget_job(job)
+    return {"sent": sent, "reason": "erased"}

@@ -16,7 +16,6 @@ from bot.conversation.content import Content
 from bot.conversation.engine import EMERGENCY, MAIN, Context, Engine, Outcome, Reply, State
 from bot.conversation.intents import UPDATES, mark_emergency
 from bot.understanding.keywords import fold
-from bot.reminders.flow import REMINDER_OFFER
 from bot.voice.words import Words, load_words
 
 LANGUAGE, MENU = "language", "menu"   # a call's phase: the language step, then the menus
@@ -24,6 +23,9 @@ DIAL_NODE = "talk"                    # entering this node connects the caller t
 CRISIS_DIAL_NODE = "crisis_line"      # and this one (after a crisis) to CRISIS_LINE_NUMBER: 988
 DIAL_NODES = (DIAL_NODE, CRISIS_DIAL_NODE)
 REPEAT, TEXT_ME, EMERGENCY_KEY, REMIND_KEY = "*", "8", "9", "7"
+# The offer node of flows/reminders.yaml (bot/reminders/flow.py names it too; reminders imports
+# this module for REMIND_KEY, so the name is not imported back).
+REMINDER_OFFER = "reminder_offer"
 RESERVED_KEYS = (TEXT_ME, EMERGENCY_KEY)  # the same on every screen, so flows must not use them
 MISS_HINTS = ("hint.unknown", "hint.bad_number")
 EMERGENCY_REPEATS = 20                # silence repeats the steps this often (~15 min), then goodbye
@@ -122,14 +124,16 @@ class PhoneTree:
     content: Content
     words: Mapping[str, Words]
     voices: tuple[str, ...]  # languages offered at the start, in key order (1, 2, ...)
+    texts: bool = True  # OUTBOUND_TEXTS: False, and 8 "text me this" is neither offered nor done
 
     @classmethod
-    def build(cls, engine: Engine, content: Content, voiced: tuple[str, ...]) -> "PhoneTree":
+    def build(cls, engine: Engine, content: Content, voiced: tuple[str, ...],
+              texts: bool = True) -> "PhoneTree":
         keys = content.keys()
         offered = [content.default] + [loc for loc in content.locales if loc != content.default]
         voices = tuple(loc for loc in offered
                        if loc in voiced and f"voice.language.{loc}" in keys)
-        return cls(voice_engine(engine), content, load_words(content), voices)
+        return cls(voice_engine(engine), content, load_words(content), voices, texts)
 
     def call_at(self, at: str, locale: str, n: int) -> Call:
         """A call rebuilt from its action URL when Redis lost (or never had) its record."""
@@ -289,10 +293,12 @@ class PhoneTree:
                     timeout, zip_entry=node.expects == "place")
 
     def _languages(self) -> Plan:
+        """Each language greets in its own voice, 911 first, then says its key: a Spanish caller
+        hears the 911 line in Spanish before any choice (issue 24)."""
         default = self.content.default
-        lines = [Line("voice.welcome", {}, default)]
-        lines += [Line(f"voice.language.{loc}", {"key": i}, loc)
-                  for i, loc in enumerate(self.voices, 1)]
+        lines = [line for i, loc in enumerate(self.voices, 1)
+                 for line in (Line("voice.welcome", {}, loc),
+                              Line(f"voice.language.{loc}", {"key": i}, loc))]
         names = [w for loc in self.voices
                  for w in sorted(self.engine.lexicons.get(loc).commands.get("language", ()))]
         hints = ", ".join(dict.fromkeys(names + list(self.words_for(default).hints)))
@@ -301,7 +307,8 @@ class PhoneTree:
     def textable(self, call: Call) -> bool:
         """Information screens can be texted; the main menu and the dial cannot."""
         node = self.engine.flow.node(call.state.node)
-        return (call.phase == MENU and node.id not in (MAIN, *DIAL_NODES) and bool(call.screen)
+        return (self.texts and call.phase == MENU and node.id not in (MAIN, *DIAL_NODES)
+                and bool(call.screen)
                 and call.screen[-1].key == node.say)
 
     def remindable(self, call: Call) -> bool:

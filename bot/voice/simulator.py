@@ -28,9 +28,10 @@ class PhoneSimulator:
     """One simulated call: what Twilio would post, signed as Twilio signs it."""
 
     def __init__(self, client, base_url: str, auth_token: str, number: str,
-                 to: str = "+16125550100"):
+                 to: str = "+16125550100", account_sid: str = ""):
         self.client, self.base, self.token = client, base_url.rstrip("/"), auth_token
-        self.form = {"CallSid": "CA" + uuid.uuid4().hex, "AccountSid": "AC" + "0" * 32,
+        self.form = {"CallSid": "CA" + uuid.uuid4().hex,
+                     "AccountSid": account_sid or "AC" + "0" * 32,
                      "From": number, "To": to, "CallStatus": "in-progress",
                      "Direction": "inbound", "ApiVersion": "2010-04-01"}
 
@@ -98,12 +99,11 @@ def call(number: str) -> None:
     if settings.signature_check and not settings.twilio_auth_token:
         # Only development can lack the token (production refuses to start without it): sign
         # with a throwaway one, so a fresh machine can try a call with signature checks on.
-        from bot import create_app
-
         settings = dataclasses.replace(settings, twilio_auth_token=secrets.token_hex(16))
-        app = create_app(settings)
+        app = app.extensions["helpline.factory"](settings)  # bot.create_app, from the factory
     base = settings.public_base_url or "http://localhost"
-    simulator = PhoneSimulator(app.test_client(), base, settings.twilio_auth_token, number)
+    simulator = PhoneSimulator(app.test_client(), base, settings.twilio_auth_token, number,
+                               account_sid=settings.twilio_account_sid)
     interactive = sys.stdin.isatty()
     if interactive:
         click.echo("Calling the helpline. Type a key or words; Enter alone is silence; "
