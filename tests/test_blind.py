@@ -21,7 +21,15 @@ from bot.voice.phone_tree import voice_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 BLIND = ROOT / "tests" / "data" / "blind"
-SETS = ("A.yaml", "B.yaml")
+SETS = ("A.yaml", "B.yaml", "C.yaml", "D.yaml")
+# C was read once blind (C.first-reading.txt), then its misses' classes were fixed (issue 23b): it
+# is no longer blind. It gates the safety-critical goals (every emergency gets the steps or the
+# unsure line, no "Good." to a not-breathing update, crisis) and, like every set, no training
+# example may be close to it; the rates (calm, everyday, grief) are gated on A and B, and C's are
+# reported as measured in docs/understanding.md. D, written after C was read and held back until
+# those fixes landed, measured them at its first reading (D.first-reading.txt) and met every goal:
+# it gates everything, as A and B do.
+RATE_SETS = ("A.yaml", "B.yaml", "D.yaml")
 NEAR = 85   # rapidfuzz ratio on the prepared texts: at or above, a close paraphrase
 
 
@@ -36,12 +44,17 @@ def readings(redis_url):
     def render(outcome, channel):
         return "\n\n".join(helpline.content.render(r.key, outcome.state.locale, channel, r.params)
                            for r in outcome.replies)
-    cases = [case for name in SETS for case in blind.load_cases(BLIND / name)]
-    return blind.run(cases, helpline.engine, render, voice_engine(helpline.engine))
+    voice = voice_engine(helpline.engine)
+    return {name: blind.run(blind.load_cases(BLIND / name), helpline.engine, render, voice)
+            for name in SETS}
 
 
-def tally(readings, counts, ok):
-    chosen = [r for r in readings if counts(r)]
+def of(readings, sets=SETS):
+    return [r for name in sets for r in readings[name]]
+
+
+def tally(readings, counts, ok, sets=SETS):
+    chosen = [r for r in of(readings, sets) if counts(r)]
     return [r for r in chosen if not ok(r)], len(chosen)
 
 
@@ -59,34 +72,37 @@ def test_the_frozen_sets_are_unchanged():
 def test_every_emergency_gets_the_steps_or_the_unsure_line(readings):
     misses, n = tally(readings, lambda r: r.case.kind == "emergency",
                       lambda r: r.answer in ("steps", "unsure"))
-    assert n >= 90 and not misses, show(misses)
+    assert n >= 135 and not misses, show(misses)
 
 
 def test_calm_messages_get_the_full_steps_at_most_3_percent(readings):
-    misses, n = tally(readings, lambda r: r.case.kind in blind.CALM, lambda r: r.answer != "steps")
+    misses, n = tally(readings, lambda r: r.case.kind in blind.CALM, lambda r: r.answer != "steps",
+                      RATE_SETS)
     assert n >= 200 and len(misses) <= 0.03 * n, show(misses)
 
 
 def test_everyday_messages_never_get_the_full_steps(readings):
-    misses, n = tally(readings, lambda r: r.case.kind == "everyday", lambda r: r.answer != "steps")
+    misses, n = tally(readings, lambda r: r.case.kind == "everyday", lambda r: r.answer != "steps",
+                      RATE_SETS)
     assert n >= 90 and not misses, show(misses)
 
 
 def test_grief_gets_the_grief_screen_at_least_9_in_10(readings):
-    misses, n = tally(readings, lambda r: r.case.kind == "grief", lambda r: r.node == "grief")
+    misses, n = tally(readings, lambda r: r.case.kind == "grief", lambda r: r.node == "grief",
+                      RATE_SETS)
     assert n >= 60 and len(misses) <= 0.1 * n, show(misses)
 
 
 def test_no_not_breathing_update_is_ever_told_good(readings):
     misses, n = tally(readings, lambda r: r.case.kind == "update"
                       and r.case.expect == "update_not_breathing", lambda r: not r.good)
-    assert n >= 20 and not misses, show(misses)
+    assert n >= 30 and not misses, show(misses)
 
 
 def test_crisis_gets_the_crisis_screen(readings):
     misses, n = tally(readings, lambda r: r.case.kind == "crisis",
                       lambda r: r.node == "crisis" or r.answer == "steps")
-    assert n >= 20 and len(misses) <= 1, show(misses)
+    assert n >= 30 and len(misses) <= 1, show(misses)
 
 
 def test_no_training_example_is_a_blind_message_or_a_close_paraphrase():

@@ -129,6 +129,15 @@ def test_the_talk_menu_and_the_check_in_help_screen_offer_the_team_only_with_sta
     assert "Responde SI para empezar" in asked
 
 
+def test_a_helpline_that_sends_no_texts_never_offers_the_team(inbox_env, redis_url):
+    """Staff replies are texts: with OUTBOUND_TEXTS=off the team is not offered, even in hours."""
+    silent = create_app(make_settings(redis_url, **{**inbox_env, "OUTBOUND_TEXTS": "off"}))
+    person = Texter(silent.test_client(), "+16125550181")
+    person.send("hi")
+    assert "2 text with our team" not in person.send("6")
+    assert ASK not in person.send("talk to a person")
+
+
 def test_outside_staffed_hours_988_and_the_menu_at_once_and_a_message_only_if_allowed(
         inbox_env, redis_url):
     today = datetime.now(timezone.utc).astimezone(make_settings(redis_url).tz).date()

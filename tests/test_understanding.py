@@ -299,3 +299,24 @@ def test_grouped_cross_validation_reads_every_message_out_of_fold():
 
 def test_the_understanding_commands_are_on_the_app(app):
     assert "understanding" in app.cli.commands
+
+
+# Issue 23b: the classes of blind set C's misses (never C's words: tests/test_blind.py).
+@pytest.mark.parametrize("text", [
+    "my laptop wont wake up from sleep mode, do i need a new one",  # a thing as the subject
+    "im literally dying 🤣🤣 my sister sang at the wedding",         # laughing emoji: a joke
+    "mi terapeuta no me contesta desde el lunes, que hago",          # out of reach, not unconscious
+])
+def test_things_jokes_and_people_out_of_reach_never_get_the_full_steps(understanding, text):
+    assert not understanding.read(text).emergency
+
+
+def test_a_story_that_ended_well_is_the_past_and_one_that_did_not_is_now(understanding):
+    ended = understanding.read("my cousin overdosed at a party on saturday, hes fine now thank god")
+    assert not ended.emergency
+    now = understanding.read("he was fine now hes not breathing")
+    assert now.emergency
+
+
+def test_a_real_emergency_with_a_crying_emoji_stays_one(understanding):
+    assert understanding.read("my brother is not breathing 😭😭").emergency

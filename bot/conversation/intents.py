@@ -96,6 +96,28 @@ def only_a_question(meaning, signal, folded: str) -> bool:
                     if intent in ("emergency", "crisis") or intent.startswith("update_")))
 
 
+ASKED_SHARE = 0.5   # of what the classifier does not give the emergency: "most likely asked"
+
+
+def asked_beside(meaning) -> str | None:
+    """The intent whose screen answers the message. Normally the top one; when the top is an
+    emergency or crisis below its own threshold and the unsure line goes first, the answer is to
+    what they most likely asked (issue 23, "three answers"): the best other intent, if it holds at
+    least ASKED_SHARE of the rest ("lost another client this week ... just tired" -> grief)."""
+    if not meaning.intents:
+        return None
+    top, score = meaning.intents[0]
+    if top not in (EMERGENCY, CRISIS):
+        return top
+    if not getattr(meaning, "unsure", False) or score >= 1:
+        return None
+    for intent, other in meaning.intents[1:]:
+        if intent in (EMERGENCY, CRISIS) or intent.startswith("update_"):
+            continue
+        return intent if other / (1 - score) >= ASKED_SHARE else None
+    return None
+
+
 _NAMED = frozenset(n for nodes in SCREENS.values() for n in nodes) | frozenset(UPDATES.values())
 
 

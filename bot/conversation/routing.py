@@ -67,8 +67,8 @@ class MeaningRules:
             return self.enter(state, hit[0])
         if not meaning.confident:
             return None
-        intent = meaning.top
-        if intent in (EMERGENCY, CRISIS):  # below its own threshold: offered, never assumed
+        intent = intents.asked_beside(meaning)
+        if intent is None:  # an emergency or crisis below its own threshold: offered, never assumed
             return None
         hook = self.handlers.get(f"intent:{intent}")
         outcome = hook(self, state, ctx, now, folded) if hook is not None else None

@@ -38,11 +38,17 @@ def load_words(content_dir: Path) -> Words:
 
 
 def hours_of(settings) -> Hours:
-    """The staffed hours; a schedule nobody could read stops the start (ConfigError, the reason)."""
+    """The staffed hours; a schedule nobody could read stops the start (ConfigError, the reason).
+    A helpline that sends no texts (OUTBOUND_TEXTS=off) has no staffed hours: staff replies are
+    texts, so offering a person would be a promise nobody could keep."""
     try:
-        return parse_hours(settings.inbox_hours, settings.inbox_holidays, settings.tz)
+        hours = parse_hours(settings.inbox_hours, settings.inbox_holidays, settings.tz)
     except HoursError as exc:
         raise ConfigError(str(exc)) from None
+    if hours.on and not settings.sends_texts:
+        log.warning("INBOX_HOURS is set but OUTBOUND_TEXTS is off: the inbox is off (replies are texts)")
+        return parse_hours("", "", settings.tz)
+    return hours
 
 
 def flow_for(settings) -> InboxFlow:

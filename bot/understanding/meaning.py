@@ -49,6 +49,7 @@ ONLY_POSSIBLE = frozenset({"hypothetical", "learning", "past", "grief"})
 # arrested") stays an emergency.
 CALM = frozenset({"other", "grief"})
 SHORT_WORDS = 3          # "911", "call 911 now", "od": a word rule alone is the message, so it is sure
+GRIEF_MIN = 0.25         # grief on top of the classifier's scores, and words of a loss: grief, confidently
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,8 @@ class Understanding:
         self._runs: dict[str, list[str] | None] = {}
         self._transition = detector.patterns.get("transition")
         self._doubt = detector.patterns.get("doubt")
+        self._everyday = detector.patterns.get("everyday")
+        self._loss = [detector.patterns[f] for f in ("grief", "past") if f in detector.patterns]
 
     @classmethod
     def from_dir(cls, content_dir: Path, towns: Iterable[str] = (),
@@ -139,7 +142,13 @@ class Understanding:
         # No word the examples ever used ("qwerty zxcv"): the scores are the model's prior, not a reading.
         known = any(w in self._costs for w in norm.split())
         confident = known and bool(intents) and intents[0][1] >= self.settings["confident"]
-        sure, unsure = self._urgency(signal, probs, intents, confident, len(norm.split()))
+        # "mi mama se murio de una overdose ... i miss her": the words of a loss agree with a
+        # grief the classifier puts first but below `confident`: the grief screen, not a menu
+        if (not confident and intents and intents[0][0] == "grief" and intents[0][1] >= GRIEF_MIN
+                and any(rx.search(norm) for rx in self._loss)):
+            confident = True
+        sure, unsure = self._urgency(signal, probs, intents, confident, len(norm.split()),
+                                     everyday=bool(self._everyday and self._everyday.search(norm)))
         crisis = (signal is not None and signal.kind == "crisis") or \
             float(probs[self._crisis]) >= self.settings["crisis_classifier"]
         # the current state ("was breathing but now hes not" -> "hes not") only matters when a
@@ -152,14 +161,18 @@ class Understanding:
                        doubt=doubt,
                        words=len(norm.split()), read_rules=True)
 
-    def _urgency(self, signal, probs, intents, confident: bool, words: int) -> tuple[bool, bool]:
+    def _urgency(self, signal, probs, intents, confident: bool, words: int,
+                 everyday: bool = False) -> tuple[bool, bool]:
         """(sure, unsure): the rules and the classifier vote (docs/understanding.md, "Three
         answers"). A person in danger read as now (the rules) is sure unless the classifier is
         confident the message is something calm; a word rule ("911", "overdose") read as now is
         sure only when the classifier's danger vote agrees; rules in a what-if or a lesson are at
         most possible; in the past, grief, the law or everyday life, sure only when the classifier
         agrees. Possible (the unsure line) unless the classifier is confident it is calm. The
-        classifier alone: sure at or above `emergency_classifier`, possible at `emergency_unsure`."""
+        classifier alone: sure at or above `emergency_classifier`, possible at `emergency_unsure`;
+        in a message about everyday life ("the dog wont wake up from his nap 😂") at most possible:
+        no rule saw a person in danger, and the classifier's score there is its prior for
+        "wont wake up", not a reading of the pet or the nap."""
         settings = self.settings
         danger = float(sum(probs[i] for i in self._danger))
         # A word or three ("he overdosed", "tuvo una sobredosis") is too little context for the
@@ -181,7 +194,8 @@ class Understanding:
         if signal is not None and signal.kind == "crisis":
             return False, False  # the rules read a crisis: the classifier may not make it an overdose
         p = float(probs[self._emergency])
-        return p >= settings["emergency_classifier"], p >= settings["emergency_unsure"]
+        sure = p >= settings["emergency_classifier"] and not everyday
+        return sure, p >= settings["emergency_unsure"] and not sure
 
 
 def _detector(content_dir: Path) -> SignalDetector:

@@ -56,6 +56,12 @@ _WordLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
 
 
+# Laughing emoji are words: "cant breathe im dying 😂" is a joke (the everyday frame reads "lol").
+# Crying (😭) and the skull (💀) stay punctuation: they are also how people text a real fear.
+LAUGH = "\U0001F602\U0001F923\U0001F606\U0001F639\U0001F605\U0001F60F"
+_LAUGHS = str.maketrans({ch: " lol " for ch in LAUGH})
+
+
 def normalize(text: str) -> str:
     """One spelling per word: lower case, no accents, no apostrophes, words separated by one space.
 
@@ -64,10 +70,10 @@ def normalize(text: str) -> str:
     letters survive ("sleeeeping" -> "sleeping"); the rest is left to typo correction.
     """
     text = text.translate(_QUOTES)
-    if text.isascii():  # most texts: no accents to strip, and casefold is lower
+    if text.isascii():  # most texts: no emoji to read either  # most texts: no accents to strip, and casefold is lower
         text = text.lower()
     else:
-        text = unicodedata.normalize("NFKD", text)
+        text = unicodedata.normalize("NFKD", text.translate(_LAUGHS))
         text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
     text = _DOTTED.sub(r"\1", text.replace("'", ""))
     return _REPEATS.sub(r"\1\1", _NON_WORD.sub(" ", text)).strip()
@@ -262,6 +268,7 @@ class SignalDetector:
         self._now = union.get("now")
         self._present = union.get("present")
         self._if_before = union.get("if_before")
+        self._recovered = union.get("recovered")
         self._frames = [(name, union[name]) for name in FRAMES if name in union]
         self.patterns = union  # "transition" and "doubt" are read by meaning.py
         known = self._known | self._vocabulary_set
@@ -337,6 +344,8 @@ class SignalDetector:
         if self._if_before is not None and self._if_before.search(
                 line[max(0, start - NEAR_CHARS):start]):
             return "hypothetical"
+        if self._recovered is not None and self._recovered.search(line, end):
+            return "past"  # "she ODed last nite ... shes ok now": told after, it ended well
         near = line[max(0, start - NEAR_CHARS):end + NEAR_CHARS]
         if self._now is not None and self._now.search(near):
             return NOW
@@ -352,7 +361,7 @@ class SignalDetector:
     def signature(self) -> str:
         """What of this detector changes the texts a model is trained on (its negation typos)."""
         return ";typos=" + hashlib.sha256("\n".join(sorted(f"{k}={v}" for k, v in self.typos.items())
-                                                    ).encode()).hexdigest()[:12]
+                                                    ).encode()).hexdigest()[:12] + ";laugh=" + LAUGH
 
     def respell(self, norm: str) -> str:
         """Negation typos fixed in a normalized text ("he is nto breathing" -> "... not ..."),

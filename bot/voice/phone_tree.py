@@ -102,10 +102,22 @@ class Call:
 def voice_engine(engine: Engine) -> Engine:
     """The SMS engine with phone rules: HELP means an emergency; STOP opts nobody out of texts."""
     kept = {name: handler for name, handler in engine.handlers.items() if name in VOICE_HANDLERS}
-    kept["command:help"] = lambda eng, state, ctx, now, folded: eng.enter(
-        state, EMERGENCY, signal="emergency")
+    kept["command:help"] = _spoken_help
     kept["command:stop"] = _not_a_command
     return replace(engine, handlers=kept)
+
+
+SPOKEN_HELP_WORDS = 6   # "help", "help me please", "i need help now": an emergency on a call
+
+
+def _spoken_help(engine: Engine, state: State, ctx, now, folded: str) -> Outcome:
+    """A spoken "help" (the word, or a short plea) is an emergency on a call. A long sentence the
+    classifier read as a question about the service ("im not really sure how this works what
+    can you help me with") gets the one 911 line, then the menu: when in doubt, never silence."""
+    if (engine.lexicons.command(folded, state.locale) is not None
+            or len(folded.split()) < SPOKEN_HELP_WORDS):
+        return engine.enter(state, EMERGENCY, signal="emergency")
+    return engine._unsure_line(engine.main_menu(state))
 
 
 def _not_a_command(engine: Engine, state: State, ctx, now, folded: str) -> Outcome:
