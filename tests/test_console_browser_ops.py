@@ -44,6 +44,8 @@ def ops(redis_url, tmp_path_factory):
     files = tmp_path_factory.mktemp("files")
     shutil.copytree(ROOT / "content", files / "content")
     shutil.copytree(ROOT / "flows", files / "flows")
+    (files / "docs").mkdir()   # content check finds every source described there
+    shutil.copy(ROOT / "docs" / "sources.md", files / "docs" / "sources.md")
     client = redis.Redis.from_url(redis_url)
     client.flushdb()
     app = create_app(make_settings(redis_url, content_dir=files / "content",
@@ -123,7 +125,7 @@ def test_a_texters_wrong_report_reaches_the_review_queue(browser, ops):
     driver, base = browser, ops["base"]
     person = Texter(ops["app"].test_client(), "+16125550177")
     second = person.send("bemidji").splitlines()[2].split(",")[0][3:]
-    assert person.send("WRONG 2").startswith("Thank you for telling us")
+    assert person.send("WRONG B").startswith("Thank you for telling us")
     as_staff(driver, ops, "erin")
     driver.get(base + "/console/places")
     wait_for(driver, "1 WRONG report")
@@ -132,7 +134,7 @@ def test_a_texters_wrong_report_reaches_the_review_queue(browser, ops):
     name = next(s.name for s in ops["app"].config["HELPLINE"].sites.all.sites
                 if s.short_name == second)
     assert report.find_element(By.TAG_NAME, "h3").text.lower().startswith(name.lower())
-    assert "number 2 in the list" in report.text and "+1612" not in driver.page_source
+    assert "place B in the list" in report.text and "+1612" not in driver.page_source
     report.find_element(By.CSS_SELECTOR, "button[id^='fixed-']").click()
     wait_for(driver, "closed as fixed")
     assert "No reports." in driver.find_element(By.TAG_NAME, "main").text
@@ -202,7 +204,7 @@ PAGES = [
     ("/console/places?q=55811&lang=es", None), ("/console/places/site/ka-joog", None),
     ("/console/places/new", None), ("/console/places/review", None),
     ("/console/places/import", None), ("/console/reload", None), ("/console/audit", None),
-    ("/console/no-such-page", None),
+    ("/console/staff", None), ("/console/inbox", None), ("/console/no-such-page", None),
 ]
 
 

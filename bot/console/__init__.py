@@ -139,6 +139,14 @@ def _timestamp(seconds) -> str:
     return datetime.fromtimestamp(float(seconds), timezone.utc).strftime("%Y-%m-%d %H:%M")
 
 
+@bp.app_template_filter("letter")
+def _letter(rank) -> str:
+    """A place's rank in a places reply as the texter saw it: 2 -> 'B' (bot/places/nearby.py)."""
+    from bot.places.nearby import label
+
+    return label(int(rank))
+
+
 @bp.app_template_filter("field")
 def _field(value) -> str:
     """A site field as people read it: '—' for none, lists joined, yes/no."""
