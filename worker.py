@@ -203,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     log.info(settings.sending_line())
     rt = jobs.Runtime.of(build(settings)).warm()
     jobs.use(rt)  # built once here; every forked job process inherits it
+    HelplineWorker.make_follower = staticmethod(lambda: jobs.follower(build))  # reloads, sites
     queues = [name.strip() for name in args.queues.split(",") if name.strip()]
     if args.burst:
         jobs.dispatch(rt, jobs.utcnow())

@@ -19,9 +19,11 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     from bot import console
     from bot.console import queues
     from bot.checkins import cli as checkin_cli
+    from bot.places import cli as places_cli
     from bot.ops import cli
     from bot.channels import errors
     from bot.ops import metrics
+    from bot.ops import reload
     from bot.ops import health as ops
     from bot.ops import logs as web_logging
     from bot.channels import sms, twilio_auth, voice
@@ -47,7 +49,9 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     console.init_app(app, app.config["HELPLINE"])
     queues.init_app(app, app.config["HELPLINE"])  # RQ's dashboard, behind the console's admins
     errors.init_app(app)
+    reload.init_app(app, helpline.build, attach=(voice.attach, console.attach))
     cli.init_app(app)
     checkin_cli.init_app(app)
+    places_cli.init_app(app)
     understanding_cli.init_app(app, blind=helpline.blind_runner(app.config["HELPLINE"]))
     return app

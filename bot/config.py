@@ -77,6 +77,7 @@ class Settings:
     console_idle_minutes: int = 30
     helpline_name: str = "MN Overdose Help Line"
     region: str = "mn"
+    sites_verify_max_days: int = 180
     default_locale: str = "en"
     timezone: str = "America/Chicago"
     session_ttl: int = 3600
@@ -165,6 +166,7 @@ def load_settings(env: dict | None = None, **overrides) -> Settings:
         console_idle_minutes=_int(env, "CONSOLE_IDLE_MINUTES", Settings.console_idle_minutes),
         helpline_name=env.get("HELPLINE_NAME") or Settings.helpline_name,
         region=env.get("HELPLINE_REGION") or Settings.region,
+        sites_verify_max_days=_int(env, "SITES_VERIFY_MAX_DAYS", Settings.sites_verify_max_days),
         default_locale=env.get("DEFAULT_LOCALE") or Settings.default_locale,
         timezone=env.get("HELPLINE_TIMEZONE") or Settings.timezone,
         session_ttl=_int(env, "SESSION_TTL_SECONDS", Settings.session_ttl),
@@ -247,6 +249,8 @@ def check(settings: Settings) -> None:
         raise ConfigError("PUBLIC_BASE_URL must be an origin like https://help.example.org")
     if not 1 <= settings.console_idle_minutes <= 720:
         raise ConfigError("CONSOLE_IDLE_MINUTES must be from 1 to 720")
+    if not 0 <= settings.sites_verify_max_days <= 3650:
+        raise ConfigError("SITES_VERIFY_MAX_DAYS must be from 0 (never expire) to 3650 days")
     check_inbox(settings)
     if settings.is_development:
         if not settings.signature_check:

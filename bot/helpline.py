@@ -1,6 +1,7 @@
 """The composition root: build every long-lived object once per process from Settings."""
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -21,19 +22,25 @@ from bot.understanding.meaning import Understanding
 from bot.understanding.signals import SignalDetector
 from bot.understanding.keywords import Lexicons
 from bot.channels.limits import InboundLimit
+from bot.places.live import LiveSites
 from bot.places.locator import Locator
+from bot.places.registry import Registry
 from bot.checkins import flow as checkin_flow
 from bot.checkins import host as checkin_host
 from bot.privacy import forget
 from bot.inbox import flow as inbox_flow
 from bot.inbox import host as inbox_host
 from bot.places import nearby
+from bot.places import reports as site_reports
 from bot.places.checks import site_problems
 from bot.reminders import flow as reminder_flow
 from bot.reminders import ledger as reminders
 from bot.checkins.rules import Rules
 from bot.privacy.vault import Vault
+from bot.storage.keys import CONTENT_VERSION_KEY
 from bot.storage.store import Store
+
+log = logging.getLogger(__name__)
 
 
 def understanding(settings: Settings, locator: Locator,
@@ -88,6 +95,23 @@ def load_region(content_dir: Path, region: str) -> dict:
     return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
 
 
+def read_content_version(client: redis.Redis) -> int | None:
+    try:
+        return int(client.get(CONTENT_VERSION_KEY) or 0)
+    except (redis.RedisError, OSError):
+        return None
+
+
+def live_sites(settings: Settings, client: redis.Redis, locator: Locator) -> LiveSites:
+    """The sites from Redis (read now, so a restart answers with the edits made before it), else
+    the region's file: before any site was edited (the registry seeds itself from the file on
+    first use), and while Redis does not answer. Nothing is written here."""
+    registry = Registry(client, settings.region, locator.bounds, seed=locator.sites)
+    sites = LiveSites(locator, registry, settings.sites_verify_max_days)
+    sites.refresh(force=True)
+    return sites
+
+
 def without_texts(flow: Flow) -> Flow:
     """The menu graph when OUTBOUND_TEXTS=off: no option leads to check-in sign-up, no screen
     offers a reminder, and the words that open check-ins say this line sends none."""
@@ -112,7 +136,9 @@ class Helpline:
     engine: Engine
     conversations: Conversations
     region: dict
-    locator: Locator
+    locator: Locator          # the region's file: towns, ZIPs, statewide lines, the seed sites
+    sites: LiveSites | None = None   # the live sites (Redis), what places replies offer
+    content_version: int | None = None   # CONTENT_VERSION_KEY when the files were read (ops/reload.py)
     status_handlers: list[Callable] = field(default_factory=list)
     extras: dict = field(default_factory=dict)
 
@@ -123,8 +149,10 @@ class Helpline:
 
 def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     client = client or connect(settings)
+    content_version = read_content_version(client)   # before the files: they are at least this new
     region = load_region(settings.content_dir, settings.region)
     locator = Locator.from_file(settings.content_dir / settings.region / "naloxone_sites.yaml")
+    sites = live_sites(settings, client, locator)
     phones = {name: entry["number"] for name, entry in region.get("phones", {}).items()}
     inbox = inbox_host.flow_for(settings)
     content = Content(settings.content_dir, settings.default_locale, {
@@ -133,7 +161,7 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
         # what "talk to someone" dials on a call, so its words say who answers (content/*/talk.yaml)
         "live_line": "samhsa" if settings.live_line_number == SAMHSA_HELPLINE else "own",
         "links": {name: e["url"] for name, e in region.get("links", {}).items()},
-        "sites": locator.sites_by_region(), "tribal_sites": locator.tribal_sites(),
+        **sites.content_globals(),
         "sending": settings.sends_texts,
     })
     flow = load_flow(settings.flows_dir)
@@ -145,7 +173,7 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     rules = Rules.from_settings(settings)
     texting = ((checkin_flow.handlers(rules), reminder_flow.handlers(rules, reminders.fitter(content)))
                if settings.sends_texts else (checkin_flow.unavailable(rules), {}))
-    hooks = checkin_flow.merge(nearby.handlers(locator), texting[0],
+    hooks = checkin_flow.merge(nearby.handlers(sites), texting[0],
                                forget.handlers(),  # before reminders: a pending FORGET's YES wins
                                inbox_flow.handlers(inbox),
                                texting[1])
@@ -159,10 +187,11 @@ def build(settings: Settings, client: redis.Redis | None = None) -> Helpline:
     conversations = Conversations(engine, content, store, vault,
                                   limit=InboundLimit(settings.rate_limit_per_minute))
     helpline = Helpline(settings, client, store, vault, flow, content, engine, conversations,
-                        region, locator)
+                        region, locator, sites, content_version)
     checkin_host.install(helpline)
     forget.install(helpline)
     reminders.install(helpline)
+    site_reports.install(helpline)
     inbox_host.install(helpline, inbox)
     helpline.extras.setdefault("content_checks", []).append(site_problems)
     return helpline

@@ -58,8 +58,10 @@ def redis_client(redis_url):
 
 
 def make_settings(redis_url: str, **overrides):
+    # SITES_VERIFY_MAX_DAYS=0: the sites' seeded check dates must not age out of the suite on
+    # the wall clock; tests of that rule (tests/test_places_live.py) set it themselves.
     env = {"REDIS_URL": redis_url, "HELPLINE_ENV": "test", "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
-           "PUBLIC_BASE_URL": BASE_URL}
+           "PUBLIC_BASE_URL": BASE_URL, "SITES_VERIFY_MAX_DAYS": "0"}
     env.update({k: v for k, v in overrides.items() if k.isupper()})
     return load_settings(env, **{k: v for k, v in overrides.items() if not k.isupper()})
 
@@ -94,7 +96,9 @@ class Texter:
     def send(self, body: str, sid: str | None = None, **extra) -> str:
         response = post_signed(self.client, "/sms", sms_form(self.number, body, sid, **extra))
         assert response.status_code == 200, response.get_data(as_text=True)
-        return "\n\n".join(message_texts(response.get_data(as_text=True)))
+        text = response.get_data(as_text=True)
+        response.close()  # as a WSGI server does: what runs after the reply runs now
+        return "\n\n".join(message_texts(text))
 
 
 def message_texts(xml_text: str) -> list[str]:

@@ -75,23 +75,13 @@ def test_bemidji_gets_the_northwest_indian_cdc_first(locator, text):
     assert first_ids(locator.classify(text))[0] == "northwest-indian-cdc"
 
 
-def test_rochester_is_sent_to_the_metro_about_70_miles_away(locator):
-    # No listed agency is in Rochester; the nearest located ones are in Minneapolis.
+def test_rochester_is_sent_to_the_metro_about_75_miles_away(locator):
+    # No listed agency is in Rochester; the nearest with a known place is in Minneapolis,
+    # closer than RAAN Mankato.
     lookup = locator.classify("55901")
     site, miles = lookup.nearest[0]
     assert site.town == "Minneapolis"
     assert 60 <= miles <= 90
-
-
-AREA_ONLY = {"ka-joog", "lss-street-works", "steve-rummler-hope", "twin-cities-recovery-project"}
-
-
-def test_agencies_the_source_gives_no_town_are_listed_by_area_never_by_miles(locator):
-    """Issue 24: their towns and miles were guesses; the source gives only a phone number."""
-    assert {s.id for s in locator.sites if not s.located} == AREA_ONLY
-    for text in ("55901", "55435", "55401", "bloomington", "st paul"):
-        assert not AREA_ONLY & set(first_ids(locator.classify(text)))
-    assert AREA_ONLY <= {s.id for s in locator.sites_by_region()["twin_cities"]}
 
 
 def test_a_site_with_part_of_a_location_is_refused(tmp_path):
@@ -101,6 +91,22 @@ def test_a_site_with_part_of_a_location_is_refused(tmp_path):
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(LocatorDataError, match="give all four, or none"):
         Locator.from_file(path)
+
+
+# The four agencies the source lists by name and phone only: no town, no distance, never ranked.
+NO_PLACE = {"ka-joog", "lss-street-works", "steve-rummler-hope", "twin-cities-recovery-project"}
+
+
+def test_a_site_the_source_places_nowhere_has_no_town_and_is_never_ranked(locator):
+    unplaced = {s.id for s in locator.sites if not s.located}
+    assert unplaced == NO_PLACE
+    assert all(s.town is None and s.zip is None for s in locator.sites if s.id in NO_PLACE)
+    ranked = {s.id for s, _ in locator.nearest(44.97, -93.26, n=50)}
+    assert ranked.isdisjoint(NO_PLACE) and len(ranked) == 8
+    for text in ("55901", "55435", "55401", "bloomington", "st paul"):   # issue 24: no guessed miles
+        assert not NO_PLACE & set(first_ids(locator.classify(text)))
+    # ... but its area's screen lists it
+    assert NO_PLACE <= {s.id for s in locator.sites_by_region()["twin_cities"]}
 
 
 @pytest.mark.parametrize("zip_code, nearest_id", [("56763", "northwest-indian-cdc"),   # Warroad
@@ -189,8 +195,7 @@ def test_more_pages_through_every_site_once(locator):
     everything = locator.nearest(place.lat, place.lon, n=50)
     pages = [locator.nearest(place.lat, place.lon, n=3, offset=k) for k in range(0, 9, 3)]
     assert [s.id for page in pages for s, _ in page] == [s.id for s, _ in everything]
-    # every located site once; the 4 the source names without a town are listed by area only
-    assert len(everything) == len(SOURCE_PHONES) - 4 == 8
+    assert len(everything) == len(SOURCE_PHONES) - len(NO_PLACE) == 8
     assert locator.nearest(place.lat, place.lon, n=3, offset=9) == []
 
 
@@ -227,7 +232,7 @@ def test_every_source_agency_is_listed_with_the_source_phone(locator):
 
 
 def test_site_coordinates_are_those_of_its_minnesota_zip(locator):
-    for site in locator.located:
+    for site in (s for s in locator.sites if s.located):
         row = zipcodes.matching(site.zip)[0]
         assert row["state"] == "MN", site.id
         assert (site.lat, site.lon) == (round(float(row["lat"]), 4), round(float(row["long"]), 4)), site.id
@@ -267,6 +272,13 @@ def test_a_minimal_valid_file_loads(tmp_path):
     ([{**GOOD_SITE, "short_name": "Red Door Clinic Minneapolis"}],
      "sites[0] 'red-door-clinic': short_name 'Red Door Clinic Minneapolis' is over 22 characters"),
     ([{**GOOD_SITE, "region": "west"}], "sites[0] 'red-door-clinic': unknown region 'west'"),
+    ([{**GOOD_SITE, "lat": None}], "sites[0] 'red-door-clinic': town, zip, lat and lon go "
+     "together: give all four, or none when the source gives no address (then no town or "
+     "distance is shown)"),
+    ([{**GOOD_SITE, "status": "closed"}], "sites[0] 'red-door-clinic': status 'closed' is not "
+     "one of active, temporarily_closed, inactive, defunct"),
+    ([{**GOOD_SITE, "verified": "2026-02-30"}],
+     "sites[0] 'red-door-clinic': verified '2026-02-30' is not a date like 2026-03-14"),
 ])
 def test_broken_data_names_the_file_and_the_entry(tmp_path, sites, problem):
     path = write_data(tmp_path, sites)

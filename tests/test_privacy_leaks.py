@@ -144,6 +144,7 @@ RETENTION = [
     (r"hl:ib:(seq|channel|version)", PERSISTS, "the last ticket number; the events channel's "
                                                "random name; the change counter"),
     (r"hl:(ci:)?stats:\d{4}-\d\d-\d\d", STATS_TTL, "anonymous counts per screen/event per day"),
+    (r"hl:stats:\d{4}-\d\d-\d\d:moves", STATS_TTL, "anonymous counts of moves between screens"),
     (r"hl:usage:\d{4}-\d\d-\d\d", STATS_TTL, "the console's anonymous daily counts"),
     (r"hl:metrics:sends|hl:dispatch:last", PERSISTS, "anonymous send totals; last dispatch time"),
     (r"hl:outbound:bucket", 3600, "the shared send rate (seconds of debt)"),
@@ -204,8 +205,11 @@ def test_no_number_in_the_clear_in_any_log_line(lived):
 def test_the_only_statistics_are_anonymous_counts_per_screen_and_day(lived):
     snap, helpline = lived["snap"], lived["app"].config["HELPLINE"]
     words = set(helpline.flow.nodes) | {"sent", "already_sent", "retried", "skipped", "failed"}
-    counters = [k for k in snap if re.match(r"hl:(ci:)?stats:|hl:metrics:sends", k)]
+    counters = [k for k in snap if re.match(r"hl:(ci:)?stats:[\d-]+$|hl:metrics:sends", k)]
     assert len(counters) == 3
+    [moves] = [k for k in snap if k.endswith(":moves")]   # screen to screen, for the flow map
+    assert all(re.fullmatch(rb"[a-z_0-9]+>[a-z_0-9]+", f) and set(f.decode().split(">")) <= words
+               for f in helpline.redis.hkeys(moves))
     for key in counters:
         counts = helpline.redis.hgetall(key)  # name -> count: screens, events, send results
         assert all(re.fullmatch(rb"[a-z][a-z_0-9]*", f) and v.isdigit() for f, v in counts.items())
@@ -218,7 +222,7 @@ def test_the_only_statistics_are_anonymous_counts_per_screen_and_day(lived):
                        for f, v in helpline.redis.hgetall(key).items())
         else:
             assert all(re.fullmatch(rb"\d{1,2}:\d+", v) for v in helpline.redis.lrange(key, 0, -1))
-    stats = helpline.store.visits(next(k for k in snap if k.startswith("hl:stats:"))[9:])
+    stats = helpline.store.visits(next(k for k in counters if k.startswith("hl:stats:"))[9:])
     assert set(stats) <= words and sum(stats.values()) >= 20
     metrics = lived["app"].test_client().get("/metrics").get_data(as_text=True)
     for number in [NUMBER] + OTHERS:

@@ -96,6 +96,7 @@ class Conversations:
 
         def compute(reading: Reading):
             state = State.from_dict(reading.state) if reading.state else None
+            fresh["from"] = state.node if state else None
             found, at = {}, 0
             for facts, size in zip(self.context_facts, sizes):
                 found.update(facts.parse(subject, reading.extra[at:at + size]))
@@ -127,6 +128,8 @@ class Conversations:
                     or (fresh.get("new") and locale != self.engine.lexicons.default)):
                 self.store.set_language(subject, locale, pipe)
             self.store.count_visit(outcome.node, now, pipe)
+            if fresh["from"] and fresh["from"] != outcome.node:
+                self.store.count_move(fresh["from"], outcome.node, now, pipe)
             for write in self.tx_writes:
                 write(pipe, subject, number, outcome, fresh["ctx"])
 

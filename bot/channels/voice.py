@@ -38,7 +38,13 @@ _VOICED = ("en", "es")  # locales with a voice setting (bot/config.py)
 
 def init_app(app: Flask) -> None:
     """Register the call webhooks, the Redis-free fallback, the voice content check and `call`."""
-    helpline = app.config["HELPLINE"]
+    attach(app, app.config["HELPLINE"])
+    app.register_blueprint(bp)
+    app.cli.add_command(call)
+
+
+def attach(app: Flask, helpline) -> None:
+    """What calls need from a helpline: at start, and again at each content reload."""
     voiced = _VOICED + (helpline.settings.default_locale,)
     app.extensions["voice"] = PhoneTree.build(helpline.engine, helpline.content, voiced,
                                               texts=helpline.settings.sends_texts)
@@ -47,8 +53,6 @@ def init_app(app: Flask) -> None:
     helpline.extras.setdefault("content_checks", []).append(check_voice)
     # FORGET erases the "text me this" send markers too (bot/outbound/markers.py).
     helpline.extras.setdefault("forgetters", []).append(Markers(helpline.redis).forget)
-    app.register_blueprint(bp)
-    app.cli.add_command(call)
 
 
 @bp.post("/voice")

@@ -19,7 +19,7 @@ import os
 import random
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 
 from rq import Queue, Retry, get_current_job
@@ -123,6 +123,21 @@ def use(rt: Runtime | None) -> None:
     """Set the runtime (worker start-up warms it before forking; tests pass their own)."""
     global _runtime
     _runtime = rt
+
+
+def follower(build):
+    """A worker's view of the content and sites versions (bot/ops/reload.py), looked at before
+    each job in the parent, so the job processes it forks inherit a reloaded helpline. `build`:
+    the composition root's, passed in by worker.py (check-ins sit below it)."""
+    from bot.ops.reload import Follower
+
+    def swap() -> bool:
+        rt = runtime()
+        fresh = Runtime.of(build(rt.settings, rt.redis))
+        use(replace(fresh, _sender=rt._sender, pid=rt.pid, _queues=rt._queues).warm())
+        return True
+
+    return Follower(lambda: runtime().helpline, swap).start()
 
 
 def utcnow() -> datetime:

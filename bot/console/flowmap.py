@@ -1,6 +1,8 @@
 """The menu graph as SVG, laid out on the server: one column per BFS depth from the start and
-entry screens, one row per screen. Dead ends and unreachable screens are flagged as `flows
-check` defines them (bot.conversation.flows)."""
+entry screens, each screen next to the screens that lead to it (so arrows run level rather than
+cross). Dead ends and unreachable screens are flagged as `flows check` defines them
+(bot.conversation.flows). Counts of visits and moves come from the anonymous daily counters
+(store.py), shown with the dashboard's "<5" rule."""
 from __future__ import annotations
 
 from collections import deque
@@ -8,7 +10,7 @@ from dataclasses import dataclass
 
 from bot.conversation.flows import reachable
 
-COL, ROW, W, H, PAD = 190, 34, 150, 24, 20
+COL, ROW, W, H, PAD = 250, 40, 200, 28, 20
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,8 @@ class Edge:
     y2: int
     label: str
     back: bool  # to the same or an earlier column
+    source: str = ""
+    target: str = ""
 
 
 def _bfs(flow, roots: list[str], depth: dict[str, int], order: list[str]) -> None:
@@ -61,10 +65,21 @@ def layout(flow) -> tuple[list[Box], list[Edge], int, int]:
     for node_id in flow.nodes:
         columns.setdefault(depth[node_id], []).append(node_id)
     boxes: dict[str, Box] = {}
+    rank = {node_id: i for i, node_id in enumerate(order)}
+    parents: dict[str, list[str]] = {}
+    for node in flow.nodes.values():
+        for target in [o.goto for o in node.options] + ([node.offer] if node.offer else []):
+            parents.setdefault(target, []).append(node.id)
+    row_of: dict[str, int] = {}
     for d, ids in sorted(columns.items()):
-        rank = {node_id: i for i, node_id in enumerate(order)}
-        for row, node_id in enumerate(sorted(ids, key=lambda i: (i not in from_menu,
-                                                                 rank.get(i, len(rank)), i))):
+        def key(i: str):
+            # Next to the screens that lead here (the mean row of those in earlier columns), so
+            # arrows run level instead of crossing; menu-reached screens before keyword-only ones.
+            rows = [row_of[p] for p in parents.get(i, ()) if p in row_of]
+            centre = sum(rows) / len(rows) if rows else rank.get(i, len(rank))
+            return (i not in from_menu, centre, rank.get(i, len(rank)), i)
+        for row, node_id in enumerate(sorted(ids, key=key)):
+            row_of[node_id] = row
             node = flow.nodes[node_id]
             problem = ("unreachable" if node_id not in live else
                        "dead end" if not node.options and not node.terminal and not node.expects
@@ -79,7 +94,19 @@ def layout(flow) -> tuple[list[Box], list[Edge], int, int]:
             if b is None:
                 continue
             edges.append(Edge(a.x + W, a.y + H // 2, b.x, b.y + H // 2, option.key,
-                              b.depth <= a.depth))
+                              b.depth <= a.depth, node.id, b.id))
     width = PAD * 2 + (max(columns) + 1) * COL
     height = PAD * 2 + max(len(ids) for ids in columns.values()) * ROW
     return list(boxes.values()), edges, width, height
+
+
+def counts(store, days: list[str]) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """Screen visits and moves between screens, summed over the days."""
+    visits: dict[str, int] = {}
+    moves: dict[tuple[str, str], int] = {}
+    for day in days:
+        for node, n in store.visits(day).items():
+            visits[node] = visits.get(node, 0) + n
+        for pair, n in store.moves(day).items():
+            moves[pair] = moves.get(pair, 0) + n
+    return visits, moves

@@ -69,3 +69,8 @@ def sim_call(token: str) -> str:
 def sim_log(subject: str) -> str:
     """A simulator conversation's bubbles (test text typed by staff), gone after an hour."""
     return f"{PREFIX}:s:{subject}:log"
+
+
+def sim_ff(subject: str) -> str:
+    """A test number's check-in plan and booked reminder, for the simulator's fast-forward."""
+    return f"{PREFIX}:sim:ff:{subject}"

@@ -1,26 +1,54 @@
-"""Read-only console pages: dashboard, messages (content), flow map, places. Viewers and up."""
+"""Read-only console pages: dashboard, messages (content), flow map. Viewers and up.
+The places pages are in sites_views.py."""
 from __future__ import annotations
 
-import re
+import csv
+import io
 from datetime import datetime, timezone
 
-from flask import abort, render_template, request
+from flask import Response, abort, current_app, render_template, request
 
 from bot.console import bp, catalogue, charts, dashboard as figures, flowmap, security
-from bot.conversation.checks import allowed_sources
-from bot.conversation.engine import Context
+from bot.ops import reload
 
+
+
+def _range_figures():
+    c = security.console()
+    today = datetime.now(timezone.utc).date()
+    start, end, problem = figures.date_range(request.args.get("from"), request.args.get("to"),
+                                             today)
+    return figures.figures(c.helpline, start, end), problem
 
 
 @bp.get("/")
 @security.require("viewer")
 def dashboard():
-    c = security.console()
-    data = figures.figures(c.helpline)
+    data, problem = _range_figures()
+    span = f"{data['start']} to {data['end']}"
     return render_template("console/dashboard.html", d=data, fig=figures.suppress,
-                           daily=charts.columns(data["texts_by_day"]),
-                           screens=charts.bars(data["screens"]),
-                           places=charts.bars(data["places"]))
+                           problem=problem, span=span,
+                           daily=charts.columns(data["texts_by_day"], "Texts in per day"),
+                           unknown=charts.columns([(r["day"], r["not_understood"])
+                                                   for r in data["daily"]],
+                                                  "Texts not understood per day"),
+                           screens=charts.bars(data["screens"], "Most visited screens"),
+                           places=charts.bars(data["places"], "Places looked up"))
+
+
+@bp.get("/dashboard.csv")
+@security.require("viewer")
+def dashboard_csv():
+    """The daily figures of the range as CSV, with the dashboard's "<5" rule."""
+    data, _ = _range_figures()
+    columns, rows = figures.csv_rows(data)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    name = f"helpline-daily-{data['start']}-{data['end']}.csv"
+    return Response(buffer.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
 
 
 def _catalogue():
@@ -49,8 +77,11 @@ def content():
     only_problems = request.args.get("problems") == "1"
     if only_problems:
         messages = [m for m in messages if m.problems]
+    follower = current_app.extensions.get("reload")
     return render_template("console/content.html", messages=messages, loose=loose, q=query,
-                           channel=channel, locales=locales, only_problems=only_problems)
+                           channel=channel, locales=locales, only_problems=only_problems,
+                           version=follower.content_version if follower else 0,
+                           reloaded=reload.last(c.helpline.redis))
 
 
 @bp.get("/content/<key>")
@@ -72,56 +103,12 @@ def flows():
     boxes, edges, width, height = flowmap.layout(flow)
     edges = [e for e in edges if not e.back]  # "0 = menu" and BACK links are everywhere
     problems = [b for b in boxes if b.problem]
+    today = datetime.now(timezone.utc).date()
+    start, end, problem = figures.date_range(request.args.get("from"), request.args.get("to"),
+                                             today)
+    visits, moves = flowmap.counts(c.helpline.store, figures.days_between(start, end))
     return render_template("console/flows.html", boxes=boxes, edges=edges, width=width,
                            height=height, W=flowmap.W, H=flowmap.H, problems=problems,
-                           nodes=flow.nodes)
-
-
-@bp.get("/places")
-@security.require("viewer")
-def places():
-    c = security.console()
-    helpline = c.helpline
-    locator = helpline.locator
-    known = allowed_sources(helpline.settings.content_dir)
-    rows = []
-    for site in locator.sites:
-        checks = []
-        if not re.fullmatch(r"\d{3}-\d{3}-\d{4}", site.phone or ""):
-            checks.append("phone is not NNN-NNN-NNNN")
-        if site.source not in known:
-            checks.append(f"source {site.source} is not in content/SOURCES.yaml")
-        rows.append((site, checks))
-    query = (request.args.get("q") or "").strip()[:80]
-    locale = request.args.get("lang") or helpline.settings.default_locale
-    locale = locale if locale in helpline.content.locales else helpline.settings.default_locale
-    answer = None
-    if query:
-        answer = _what_would_they_get(helpline, query, locale)
-    return render_template("console/places.html", rows=rows, statewide=locator.statewide,
-                           region=locator.name, q=query, answer=answer, lang=locale,
-                           locales=helpline.content.locales)
-
-
-def _what_would_they_get(helpline, query: str, locale: str) -> dict:
-    """The SMS reply to this text at the 'where to get naloxone' prompt of a new conversation:
-    the engine and renderer of POST /sms, with no state read or written."""
-    from bot.conversation.engine import State
-
-    now = datetime.now(timezone.utc)
-    at_prompt = State(node="naloxone_where", locale=locale)
-    first = helpline.engine.step(None, query, now, Context(channel="sms", locale=locale))
-    prompt = helpline.engine.step(at_prompt, query, now, Context(channel="sms", locale=locale))
-    lookup = helpline.locator.classify(query)
-    return {"anywhere": _shown(helpline, first), "at_prompt": _shown(helpline, prompt),
-            "status": lookup.status, "place": lookup.place.label if lookup.place else ""}
-
-
-def _shown(helpline, outcome) -> dict:
-    from bot.conversation.content import segments
-
-    texts = helpline.conversations.render(outcome, "sms")
-    text = texts[0] if texts else ""
-    seg = segments(text)
-    return {"text": text, "screen": outcome.state.node, "segments": seg.count,
-            "encoding": seg.encoding}
+                           nodes=flow.nodes, visits=visits, moves=moves, fig=figures.suppress,
+                           start=start, end=end, problem=problem,
+                           top_moves=sorted(moves.items(), key=lambda kv: -kv[1])[:15])

@@ -6,7 +6,9 @@ tests apart from real people:
 - subjects come from a Vault with its own key and carry the "sim-" prefix (hl:s:sim-...), so a
   test number can never share state with a real one, even if it is a real number;
 - the store never counts screens, and the usage counters, check-in and reminder writes are not
-  installed: nothing is scheduled or sent, and nothing reaches the dashboard.
+  installed: nothing is scheduled or sent, and nothing reaches the dashboard. A YES to check-ins
+  or a booked reminder is kept for the test number only, so it can be fast-forwarded
+  (fastforward.py): shown now, and its reply read as on a real phone.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from bot.channels.conversations import Conversations
-from bot.console import keys
+from bot.console import fastforward, keys
 from bot.conversation.content import segments
 from bot.privacy.vault import Vault
 from bot.storage.store import Store, session_key, language_key
@@ -42,6 +44,9 @@ class SimStore(Store):
     def count_visit(self, node, now, pipe=None) -> None:
         return None
 
+    def count_move(self, came_from, node, now, pipe) -> None:
+        return None
+
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class Bubble:
     encoding: str = ""
     segments: int = 0
     listens: str = ""  # for calls: what the line listens for (keys, words)
+    locale: str = ""   # the line's language, so the page marks Spanish as Spanish
 
 
 def new_number() -> str:
@@ -68,17 +74,35 @@ class Simulator:
         self.vault = SimVault(settings.secret + "|console-simulator")
         self.store = SimStore(helpline.redis, settings.session_ttl, settings.dedupe_ttl)
         self.conversations = Conversations(helpline.engine, helpline.content, self.store,
-                                           self.vault, limit=None)
+                                           self.vault, context_facts=[fastforward.facts()],
+                                           tx_writes=[fastforward.write], limit=None)
 
     # --- texts ---------------------------------------------------------------------------
     def text(self, number: str, body: str) -> list[Bubble]:
         now = datetime.now(timezone.utc)
         answer = self.conversations.handle(number, body, now, channel="sms")
         node = answer.outcome.state.node if answer.outcome else ""
+        locale = answer.outcome.state.locale if answer.outcome else ""
         bubbles = [Bubble("you", body)]
         for message in answer.messages:
             seg = segments(message)
-            bubbles.append(Bubble("line", message, node, seg.encoding, seg.count))
+            bubbles.append(Bubble("line", message, node, seg.encoding, seg.count, locale=locale))
+        self._append(number, "sms", bubbles)
+        return bubbles
+
+    # --- fast-forward: the check-in or reminder a real number would get later --------------
+    def planned(self, number: str) -> dict:
+        return fastforward.state(self.helpline.redis, self.vault.subject(number))
+
+    def fast_forward(self, number: str, what: str) -> list[Bubble]:
+        send = fastforward.checkin_now if what == "checkin" else fastforward.reminder_now
+        sent = send(self.helpline.redis, self.helpline.content, self.vault.subject(number))
+        if sent is None:
+            return []
+        text, locale = sent
+        seg = segments(text)
+        bubbles = [Bubble("line", text, f"{what} (sent now)", seg.encoding, seg.count,
+                          locale=locale)]
         self._append(number, "sms", bubbles)
         return bubbles
 
@@ -100,11 +124,13 @@ class Simulator:
                      {"step": "/voice/step", "dial": "/voice/dial"})
         said, listens = _read_twiml(xml)
         you = [] if start or raw is None else [Bubble("you", digits or speech or "(silence)")]
-        bubbles = you + [Bubble("line", " ".join(said), new.state.node, listens=listens)]
+        locale = new.state.locale
+        bubbles = you + [Bubble("line", " ".join(said), new.state.node, listens=listens,
+                                locale=locale)]
         if plan.text:  # 8: the real line queues this text now; the simulator only shows it
             seg = segments(plan.text["body"])
             bubbles.append(Bubble("line", "(would text the caller) " + plan.text["body"],
-                                  new.state.node, seg.encoding, seg.count))
+                                  new.state.node, seg.encoding, seg.count, locale=locale))
         if plan.remind:  # 7: the real line books it for tomorrow morning; nothing is booked here
             bubbles.append(Bubble("line", "(would text this screen tomorrow morning; nothing is "
                                           "booked for a test number)", new.state.node))
@@ -136,7 +162,8 @@ class Simulator:
         subject = self.vault.subject(number)
         self.store.forget(subject)
         self.helpline.redis.delete(keys.sim_log(subject), keys.sim_call(subject),
-                                   session_key(subject), language_key(subject))
+                                   keys.sim_ff(subject), session_key(subject),
+                                   language_key(subject))
         if locale:
             self.store.set_language(subject, locale)
 

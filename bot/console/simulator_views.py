@@ -31,7 +31,18 @@ def simulator():
     bubbles = [b for b in sim.transcript(_number()) if b.get("channel") == channel]
     locales = security.console().helpline.content.locales
     return render_template("console/simulator.html", bubbles=bubbles, channel=channel,
-                           locales=locales, can_call=sim.tree is not None)
+                           locales=locales, can_call=sim.tree is not None,
+                           planned=sim.planned(_number()),
+                           nodes=security.console().helpline.flow.nodes)
+
+
+@bp.post("/simulator/forward")
+@security.require("editor")
+def simulator_forward():
+    """Send the test number's next check-in, or its booked reminder, now."""
+    what = "checkin" if request.form.get("what") == "checkin" else "reminder"
+    _simulator().fast_forward(_number(), what)
+    return redirect(url_for("console.simulator", channel="sms") + "#last")
 
 
 @bp.post("/simulator/text")

@@ -1,5 +1,7 @@
-"""Anonymous daily counts for the dashboard: texts in and out, conversations, calls, emergency
-and crisis replies, places looked up by area, reminders booked, delivery failures by error code.
+"""Anonymous daily counts for the dashboard: texts in and out (and by language), conversations,
+calls, emergency and crisis replies, messages not understood and unsure (with the screen first
+offered, never the words), places looked up by area, reminders booked, delivery failures by
+error code.
 
 Counted in the step's own transaction (a Conversations tx_write), from Twilio's status callbacks
 (a status handler) and at each incoming call. Only counts per day and name: no subject, no
@@ -19,6 +21,9 @@ from bot.storage.store import count_daily
 log = logging.getLogger(__name__)
 EMERGENCY_NODES = {"emergency": "emergency", "crisis": "crisis"}
 FAILED = ("failed", "undelivered")
+# What the engine answers when it did not understand (the hint and the menu), and when it was
+# unsure (a "Did you mean: 1 ..., 2 ..." question; its first choice is counted, by screen).
+NOT_UNDERSTOOD, UNSURE = "hint.unknown", "clarify.ask"
 
 
 def _day(now: datetime) -> str:
@@ -28,7 +33,17 @@ def _day(now: datetime) -> str:
 def count_turn(pipe, subject, number, outcome, ctx) -> None:
     """One message in (and its reply out), in the same transaction as the step."""
     day, channel = keys.usage(_day(datetime.now(timezone.utc))), ctx.channel
+    locale = outcome.state.locale
     count_daily(pipe, day, f"in:{channel}")
+    count_daily(pipe, day, f"in:{channel}:{locale}")
+    said = [r.key for r in outcome.replies]
+    if NOT_UNDERSTOOD in said:
+        count_daily(pipe, day, f"unknown:{locale}")
+    elif UNSURE in said:
+        count_daily(pipe, day, f"unsure:{locale}")
+        choices = next(r.params.get("choices") or [] for r in outcome.replies if r.key == UNSURE)
+        if choices:
+            count_daily(pipe, day, f"unsure_top:{str(choices[0])[:40]}")
     if outcome.replies:
         count_daily(pipe, day, f"out:{channel}")
     if outcome.state.turns <= 1:

@@ -106,8 +106,10 @@ class Content:
                                       lstrip_blocks=True)
         self.env.globals.update(globals_ or {})
         self.env.filters["digits"] = spoken_digits
+        self.env.filters["month"] = self._month
         self._compiled: dict[tuple[str, str, str], jinja2.Template] = {}
         self._static: dict[tuple[str, str, str], str] = {}
+        self._months: dict[tuple[str, str], list[str]] = {}
 
     @property
     def locales(self) -> list[str]:
@@ -155,11 +157,42 @@ class Content:
             return text
         return self._render(key, locale, channel, params)
 
+    @jinja2.pass_context
+    def _month(self, ctx, iso_day: str | None) -> str:
+        """`{{ site.verified | month }}`: 'Mar 2026' in a text, 'March' on a call, in the message's
+        language, from the language's `format.months` entry, so a new language brings its own
+        names. A call names no year: the phone line reads every number digit by digit (the safety
+        rule voice-reads-numbers-digit-by-digit), and a site not checked within
+        SITES_VERIFY_MAX_DAYS (180 by default) is not offered, so the month is the last one of
+        that name."""
+        locale, channel = ctx.get("locale") or self.default, ctx.get("channel") or "sms"
+        names = self._months.get((locale, channel))
+        if names is None:
+            has = (MONTHS_KEY in self.entries.get(locale, {})
+                   or MONTHS_KEY in self.entries[self.default])
+            names = self._months[(locale, channel)] = (
+                self.render(MONTHS_KEY, locale, channel).split() if has else [])
+        return month_of(names, iso_day, year=channel != "voice")
+
     def _render(self, key: str, locale: str, channel: str, params: Mapping[str, Any]) -> str:
         params = dict(params)
         params.setdefault("channel", channel)
         params.setdefault("locale", locale)
         return _tidy(self.template(key, locale, channel).render(**params))
+
+
+MONTHS_KEY = "format.months"  # each language's 12 month names: short for texts, long for calls
+
+
+def month_of(names: list[str], iso_day: str | None, year: bool = True) -> str:
+    """'2026-03-14' -> 'Mar 2026' with the language's names, 'Mar' without the year ('' for no
+    date, ISO if no names)."""
+    if not iso_day:
+        return ""
+    month = int(str(iso_day)[5:7])
+    if len(names) != 12:
+        return str(iso_day)[:7]
+    return f"{names[month - 1]} {str(iso_day)[:4]}" if year else names[month - 1]
 
 
 def spoken_digits(phone: str) -> str:

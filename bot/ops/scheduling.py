@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from redis import Redis
 from rq import Worker
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+
 from rq.utils import utcparse
 
 log = logging.getLogger(__name__)
@@ -114,11 +115,27 @@ class HelplineScheduler(RQScheduler):
 
 
 class HelplineWorker(Worker):
-    """RQ's worker whose scheduler takes over stale locks and retries within seconds."""
+    """RQ's worker whose scheduler takes over stale locks and retries within seconds, and which
+    follows content reloads and site changes before each job when worker.py gives it
+    `make_follower` (bot/checkins/jobs.py's follower: ops sits below the job runtime)."""
+
+    make_follower = None  # () -> bot.ops.reload.Follower, set by worker.py
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("maintenance_interval", MAINTENANCE_SECONDS)
         super().__init__(*args, **kwargs)
+        self._follower = None
+
+    def execute_job(self, job, queue):
+        """Before forking the job: follow content reloads and site changes (bot/ops/reload.py)."""
+        try:
+            if self._follower is None and self.make_follower is not None:
+                self._follower = type(self).make_follower()
+            if self._follower is not None:
+                self._follower.maybe()
+        except Exception as exc:  # following edits must never stop a job
+            self.log.warning("could not follow content or site changes: %s", type(exc).__name__)
+        return super().execute_job(job, queue)
 
     def _start_scheduler(self, burst=False, logging_level="INFO", date_format=None,
                          log_format=None):

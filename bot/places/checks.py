@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.places.locator import SITE_FIELDS
+from bot.places.sites import REQUIRED
 
 PLACE_FIELDS = ("town", "zip", "lat", "lon", "region", "services", "tribal")
 
@@ -29,6 +29,6 @@ def site_problems(helpline) -> list[str]:
                 f"{settings.region}/{path.name}: statewide[{i}] {raw.get('id', '?')!r} has "
                 f"{', '.join(placed)}, which only a site has: as a statewide entry it is never "
                 "shown near its town. Move it under `sites:` (with "
-                f"{', '.join(f for f in SITE_FIELDS if f not in raw) or 'all site fields'}) "
+                f"{', '.join(f for f in REQUIRED if f not in raw) or 'all site fields'}) "
                 "or drop its place fields")
     return errors

@@ -23,22 +23,16 @@ import zipcodes
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from bot.places.sites import (  # noqa: F401 (REGIONS, SERVICES: imported from here too)
+    PHONE as _PHONE, REGIONS, SERVICES, SHORT_NAME_MAX, SLUG as _SLUG, Site, SiteError, check_site)
+
 log = logging.getLogger(__name__)
 
 FOUND, OUT_OF_REGION, INVALID_ZIP, NOT_A_PLACE = "found", "out_of_region", "invalid_zip", "not_a_place"
-REGIONS = ("twin_cities", "north", "central", "south", "statewide")
-SERVICES = frozenset({"naloxone", "syringe_services", "testing", "outreach", "referral"})
-SITE_FIELDS = ("id", "name", "short_name", "phone", "region", "services", "source")
-# Where a site is. All four, or none: the source gives some agencies only a phone number, so
-# they are listed by area (their area code) and never ranked by a distance we would have to guess.
-LOCATION_FIELDS = ("town", "zip", "lat", "lon")
-SHORT_NAME_MAX = 22
 MAX_TEXT = 320          # two SMS segments; longer messages are stories, not places
 MAX_FREE_WORDS = 5      # "i live in st cloud" yes; a sentence only when it ends in ", MN"
 FUZZY_MIN_LENGTH = 6    # typo tolerance only for longer names ("minneapols", "bemiji")
 EARTH_RADIUS_MILES = 3958.8
-_PHONE = re.compile(r"\d{3}-\d{3}-\d{4}")
-_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _ZIP_IN_TEXT = re.compile(r"(?<!\d)(\d{5})(?:-?\d{4})?(?!\d)", re.ASCII)
 # Exceptions that must stop the process: anything else a library raises, even a BaseException
 # such as pyo3's PanicException from the Rust inside `zipcodes`, is contained (contained()).
@@ -64,26 +58,6 @@ COMMON_WORDS = frozenset("""help menu more stop start yes no hi hello hey ok oka
 
 class LocatorDataError(ValueError):
     """The data file is wrong; the message names the file and the entry at fault."""
-
-
-@dataclass(frozen=True)
-class Site:
-    id: str
-    name: str
-    short_name: str
-    phone: str
-    town: str               # "" for a site listed by area only (no town in the source)
-    zip: str
-    lat: float | None
-    lon: float | None
-    region: str
-    services: tuple[str, ...]
-    source: str
-    tribal: bool = False
-
-    @property
-    def located(self) -> bool:
-        return self.lat is not None and self.lon is not None
 
 
 @dataclass(frozen=True)
@@ -196,9 +170,11 @@ def _places(state: str) -> tuple[dict[str, Place], dict[str, Place], dict[str, l
 class Locator:
     """One region's naloxone sites and the places people in it may name."""
 
-    def __init__(self, state: str, name: str, sites: list[Site], statewide: list[Contact]):
-        self.state, self.name = state, name
+    def __init__(self, state: str, name: str, sites: list[Site], statewide: list[Contact],
+                 bounds: dict | None = None):
+        self.state, self.name, self.bounds = state, name, dict(bounds or {})
         self.sites, self.statewide = tuple(sites), tuple(statewide)
+        self._located = tuple(s for s in self.sites if s.located)   # only these have a distance
         self._zips, self._towns, self._fuzzy_keys = _places(state)
         self._everyday = everyday_words()      # loaded now, not on the first message
         self._state_words = {state.lower(), *fold(name)}
@@ -206,7 +182,17 @@ class Locator:
     @classmethod
     def from_file(cls, path: str | Path) -> "Locator":
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-        return cls(*_validate(str(path), data if isinstance(data, dict) else {}))
+        data = data if isinstance(data, dict) else {}
+        return cls(*_validate(str(path), data), bounds=data.get("bounds"))
+
+    def with_sites(self, sites: list[Site]) -> "Locator":
+        """The same region and places with another list of sites (the live ones, those offered)."""
+        return Locator(self.state, self.name, sites, self.statewide, self.bounds)
+
+    def at(self, now) -> "Locator":
+        """The sites offered at `now`: a file's sites are all offered (places/live.py filters
+        the managed ones by status and last check)."""
+        return self
 
     @lru_cache(maxsize=8192)
     def classify(self, text: str, n: int = 3) -> Lookup:
@@ -221,8 +207,9 @@ class Locator:
         return self._parse(text or "")[1]
 
     def nearest(self, lat: float, lon: float, n: int = 3, offset: int = 0) -> list[tuple[Site, float]]:
-        """Sites by straight-line distance, nearest first; offset pages on for "MORE"."""
-        ranked = sorted(((s, miles_between(lat, lon, s.lat, s.lon)) for s in self.located),
+        """Sites with a place, by straight-line distance, nearest first; offset pages on for
+        "MORE". A site the source gives no address for is never ranked (its area screen lists it)."""
+        ranked = sorted(((s, miles_between(lat, lon, s.lat, s.lon)) for s in self._located),
                         key=lambda pair: pair[1])
         return ranked[offset:offset + n]
 
@@ -234,6 +221,10 @@ class Locator:
     def town_names(self) -> list[str]:
         """Every town of the region by its canonical name, for finding one inside a sentence."""
         return [place.label for place in self._towns.values()]
+
+    @property
+    def located_count(self) -> int:
+        return len(self._located)
 
     def sites_by_region(self) -> dict[str, list[Site]]:   # every region key, for the area menus
         return {region: [s for s in self.sites if s.region == region] for region in REGIONS}
@@ -308,49 +299,37 @@ def _validate(path: str, data: dict) -> tuple[str, str, list[Site], list[Contact
     box = data["bounds"]
     if not isinstance(box, dict) or not {"lat_min", "lat_max", "lon_min", "lon_max"} <= set(box):
         fail("bounds", "needs lat_min, lat_max, lon_min, lon_max")
-    seen: dict[object, str] = {}    # ids and (name, phone) -> the entry that had them first
-
-    def entries(section: str, required: tuple[str, ...]):
-        for i, raw in enumerate(data.get(section) or []):
-            raw = raw if isinstance(raw, dict) else {}
-            where = f"{section}[{i}] {raw.get('id', '?')!r}"
-            missing = [f for f in required if raw.get(f) in (None, "", [])]
-            if missing:
-                fail(where, "missing " + ", ".join(missing))
-            if not _SLUG.fullmatch(str(raw["id"])):
-                fail(where, f"id {raw['id']!r} is not a slug like 'red-door-clinic'")
-            if len(raw["short_name"]) > SHORT_NAME_MAX:
-                fail(where, f"short_name {raw['short_name']!r} is over {SHORT_NAME_MAX} characters")
-            if raw.get("phone") is not None and not _PHONE.fullmatch(str(raw["phone"])):
-                fail(where, f"phone {raw['phone']!r} is not NNN-NNN-NNNN")
-            for key, what in ((raw["id"], "id"), ((raw["name"], raw.get("phone")), "name and phone")):
-                if key in seen:
-                    fail(where, f"same {what} as {seen[key]}")
-                seen[key] = where
-            yield where, raw
-
-    sites = []
-    for where, raw in entries("sites", SITE_FIELDS):
-        given = [f for f in LOCATION_FIELDS if raw.get(f) not in (None, "")]
-        if given and len(given) < len(LOCATION_FIELDS):
-            fail(where, f"gives {', '.join(given)} but not all of {', '.join(LOCATION_FIELDS)}: "
-                        "give all four, or none for a site the source names without a town")
-        lat, lon = raw.get("lat"), raw.get("lon")
-        if given and not all(isinstance(v, (int, float)) for v in (lat, lon)):
-            fail(where, "lat and lon must be numbers")
-        if given and not (box["lat_min"] <= lat <= box["lat_max"]
-                          and box["lon_min"] <= lon <= box["lon_max"]):
-            fail(where, f"coordinates ({lat}, {lon}) are outside bounds")
-        if raw["region"] not in REGIONS:
-            fail(where, f"unknown region {raw['region']!r}")
-        services = tuple(raw["services"])
-        if "naloxone" not in services or not SERVICES.issuperset(services):
-            fail(where, f"services {list(services)} must include naloxone and only {sorted(SERVICES)}")
-        sites.append(Site(raw["id"], raw["name"], raw["short_name"], raw["phone"],
-                          str(raw["town"]) if given else "", str(raw["zip"]) if given else "",
-                          float(lat) if given else None, float(lon) if given else None,
-                          raw["region"], services, raw["source"], bool(raw.get("tribal", False))))
-    statewide = [Contact(raw["id"], raw["name"], raw["short_name"], raw.get("phone"), raw["source"],
-                         raw.get("url"))      # phone and url are optional
-                 for _, raw in entries("statewide", ("id", "name", "short_name", "source"))]
+    sites, seen = [], {}
+    for i, raw in enumerate(data.get("sites") or []):
+        where = f"sites[{i}] {(raw if isinstance(raw, dict) else {}).get('id', '?')!r}"
+        try:
+            site = check_site(raw, where, box)
+        except SiteError as exc:
+            raise LocatorDataError(f"{path}: {exc}") from None
+        _unique(site.id, site.name, site.phone, where, seen, fail)
+        sites.append(site)
+    statewide = []
+    for i, raw in enumerate(data.get("statewide") or []):
+        raw = raw if isinstance(raw, dict) else {}
+        where = f"statewide[{i}] {raw.get('id', '?')!r}"
+        missing = [f for f in ("id", "name", "short_name", "source") if raw.get(f) in (None, "")]
+        if missing:
+            fail(where, "missing " + ", ".join(missing))
+        if not _SLUG.fullmatch(str(raw["id"])):
+            fail(where, f"id {raw['id']!r} is not a slug like 'red-door-clinic'")
+        if len(raw["short_name"]) > SHORT_NAME_MAX:
+            fail(where, f"short_name {raw['short_name']!r} is over {SHORT_NAME_MAX} characters")
+        if raw.get("phone") is not None and not _PHONE.fullmatch(str(raw["phone"])):
+            fail(where, f"phone {raw['phone']!r} is not NNN-NNN-NNNN")
+        _unique(raw["id"], raw["name"], raw.get("phone"), where, seen, fail)
+        statewide.append(Contact(raw["id"], raw["name"], raw["short_name"], raw.get("phone"),
+                                 raw["source"], raw.get("url")))      # phone and url are optional
     return data["state"], data["name"], sites, statewide
+
+
+def _unique(site_id, name, phone, where: str, seen: dict, fail) -> None:
+    """Ids, and name with phone, are unique across sites and statewide entries."""
+    for key, what in ((site_id, "id"), ((name, phone), "name and phone")):
+        if key in seen:
+            fail(where, f"same {what} as {seen[key]}")
+        seen[key] = where

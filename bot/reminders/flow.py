@@ -85,9 +85,15 @@ class ReminderFlow:
         return replace(_with_vars(outcome, **{SEEN: dict(seen, offered=True)}), replies=replies)
 
     def _offer(self, engine: Engine, outcome: Outcome, node_id: str, now: datetime) -> Outcome:
+        """The offer under the screen; its short form (`<key>_short`) when a long screen leaves
+        no room for the whole line (a places reply for a far-off town); none if neither fits."""
         screen = outcome.replies[-1]
-        replies = outcome.replies + (Reply(engine.flow.node(REMINDER_OFFER).say),)
-        if not self.fits(replies, outcome.state.locale):
+        key = engine.flow.node(REMINDER_OFFER).say
+        for offer in (key, f"{key}_short"):
+            replies = outcome.replies + (Reply(offer),)
+            if self.fits(replies, outcome.state.locale):
+                break
+        else:
             return outcome
         keep = {k: v for k, v in outcome.state.vars.items() if k.startswith("keep_") and k != SEEN}
         pending = {"node": REMINDER_OFFER, "screen": node_id, "key": screen.key,

@@ -23,7 +23,7 @@ from rq.job import Job, JobStatus
 
 from bot.understanding import when
 from bot.checkins.rules import Rules
-from bot.conversation.content import Content, segments
+from bot.conversation.content import Content, ContentError, segments
 from bot.storage.facts import Facts
 from bot.checkins.dispatch import FAILURE_TTL, RESULT_TTL, SEND_QUEUE, SEND_TIMEOUT
 from bot.conversation.engine import Reply
@@ -293,7 +293,10 @@ def fitter(content: Content):
     the smallest budget among them, so an offer never pushes an emergency update (2 segments)
     to 3: it waits for a reply with room (issue 24)."""
     def fits(replies: tuple[Reply, ...], locale: str) -> bool:
-        text = "\n\n".join(content.render(r.key, locale, "sms", r.params) for r in replies)
+        try:
+            text = "\n\n".join(content.render(r.key, locale, "sms", r.params) for r in replies)
+        except ContentError:  # e.g. no short form of an offer in this content: it does not fit
+            return False
         budget = min([MAX_SEGMENTS] + [content.entry(r.key, locale).max_segments for r in replies])
         return segments(text).count <= budget
     return fits

@@ -33,6 +33,11 @@ def stats_key(day: str) -> str:
     return f"{PREFIX}:stats:{day}"
 
 
+def moves_key(day: str) -> str:
+    """Anonymous daily counts of moves between screens ("from>to"), for the flow map's arrows."""
+    return f"{PREFIX}:stats:{day}:moves"
+
+
 def rate_key(subject: str, window: int) -> str:
     """Messages from one person in one clock minute (bot/channels/limits.py), gone two minutes later."""
     return f"{PREFIX}:rate:{subject}:{window}"
@@ -133,6 +138,50 @@ OUTBOUND_PREFIX = "hl:ob"
 def outbound_marker_key(subject: str, slot: str) -> str:
     """Under the person's keyed hash, so FORGET finds and erases them."""
     return f"{OUTBOUND_PREFIX}:sent:{subject}:{slot}"
+
+
+# --- naloxone sites, managed in the console (bot/places/registry.py, reports.py) --------------
+PLACES_PREFIX = "hl:places"
+
+
+def sites_key(region: str) -> str:
+    """The region's live sites: a hash of site id -> JSON record (the system of record)."""
+    return f"{PLACES_PREFIX}:{region}:sites"
+
+
+def sites_version_key(region: str) -> str:
+    """Bumped at every change of the live sites; each process reloads its copy when it moves."""
+    return f"{PLACES_PREFIX}:{region}:version"
+
+
+def site_proposals_key(region: str) -> str:
+    """Staged changes waiting for review: proposal id -> JSON (who, what, the new record)."""
+    return f"{PLACES_PREFIX}:{region}:proposals"
+
+
+def site_history_key(region: str, site_id: str) -> str:
+    """Every change of one site, newest first: who, when, which fields from what to what."""
+    return f"{PLACES_PREFIX}:{region}:history:{site_id}"
+
+
+def site_reports_key(region: str) -> str:
+    """Texters' "WRONG B" reports waiting for review: report id -> JSON (site, day, language)."""
+    return f"{PLACES_PREFIX}:{region}:reports"
+
+
+def places_seq_key(region: str) -> str:
+    """Numbers for proposals and reports."""
+    return f"{PLACES_PREFIX}:{region}:seq"
+
+
+# --- content and flows reloaded without a restart (bot/ops/reload.py) --------------------------
+CONTENT_VERSION_KEY = "hl:content:version"  # bumped by the console's "Reload"; processes follow
+CONTENT_RELOAD_KEY = "hl:content:reloaded"  # hash: version, who, when (shown in the console)
+
+
+def site_import_key(region: str, staff: str) -> str:
+    """An HSDS import read in the console, waiting for its author to stage it (an hour)."""
+    return f"{PLACES_PREFIX}:{region}:import:{staff}"
 
 
 # --- the staffed text inbox (bot/inbox/tickets.py, events.py, figures.py) ---------------------

@@ -16,7 +16,7 @@ import orjson
 import redis
 
 from bot.storage.keys import (  # noqa: F401  (re-exported: callers import them from here)
-    session_key, dedupe_key, optout_key, language_key, stats_key, rate_key, replies_key, calls_key, call_key, PREFIX, DISPATCH_KEY, SENDS_KEY, OUTBOUND_RATE_KEY)
+    session_key, dedupe_key, optout_key, language_key, stats_key, moves_key, rate_key, replies_key, calls_key, call_key, PREFIX, DISPATCH_KEY, SENDS_KEY, OUTBOUND_RATE_KEY)
 from bot.storage.lane import lane_for
 from bot.storage.tombstone import Tombstones
 
@@ -258,6 +258,17 @@ class Store:
         count_daily(target, stats_key(now.strftime("%Y-%m-%d")), node)
         if pipe is None:
             target.execute()
+
+    def count_move(self, came_from: str, node: str, now: datetime, pipe) -> None:
+        """Anonymous usage: a move from one screen to another (the flow map's arrows)."""
+        count_daily(pipe, moves_key(now.strftime("%Y-%m-%d")), f"{came_from}>{node}")
+
+    def moves(self, day: str) -> dict[tuple[str, str], int]:
+        found = {}
+        for k, v in self.redis.hgetall(moves_key(day)).items():
+            a, _, b = k.decode().partition(">")
+            found[(a, b)] = int(v)
+        return found
 
     def visits(self, day: str) -> dict[str, int]:
         return {k.decode(): int(v) for k, v in self.redis.hgetall(stats_key(day)).items()}

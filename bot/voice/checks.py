@@ -18,7 +18,9 @@ from bot.voice.words import WORDS_KEY, Words, load_words
 
 MAX_CHARS = 900  # about a minute of speech: longer screens lose people before the options
 _URL = re.compile(r"https?://|www\.|\b[\w-]+\.(?:gov|org|com|net|us|info)\b", re.I)
-_NUMBER = re.compile(r"\d{4,}|\d{3}[-.]\d")
+# A long number read whole ("55811" as fifty-five thousand...), except a year ("checked in
+# March 2026"), which a voice says as a year.
+_NUMBER = re.compile(r"(?!(?:19|20)\d\d(?!\d))\d{4,}|\d{3}[-.]\d")
 
 
 def voice_nodes(flow: Flow, topic_targets: set[str]) -> set[str]:
