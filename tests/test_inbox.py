@@ -421,7 +421,7 @@ def test_figures_on_the_dashboard_and_in_metrics_keep_the_under_5_rule_and_tell_
 def test_need_help_after_a_check_offers_the_team_instead_of_the_menu(inbox_app, person,
                                                                     fake_twilio):
     assert person.send("he is not breathing").startswith("CALL 911 NOW.")
-    assert "check on you" in person.send("CHECK")
+    assert "to ask how you are" in person.send("CHECK")
     advance(inbox_app, later(61))
     drain(inbox_app)
     assert "2 need help" in texts_to(fake_twilio, NUMBER)[-1]
