@@ -19,7 +19,7 @@ from flask import Blueprint, Flask, g, render_template
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from bot.console import security
-from bot.helpline import connect
+from bot.storage.connection import connect
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                static_folder="static", static_url_path="/static")
