@@ -99,16 +99,16 @@ def test_in_staffed_hours_the_person_is_told_first_and_yes_opens_one_quiet_ticke
     assert "We cannot say yet how long a reply takes." in asked  # nothing measured yet
     opened = person.send("YES")
     assert "You are in line" in opened and "Call 911" in opened and "DONE" in opened
-    assert person.send("I relapsed last night and feel awful") == ""  # the bot stays quiet
+    assert person.send("I used again last night and feel awful") == ""  # the bot stays quiet
     assert person.send("2") == ""  # a number is a message to the team, not a menu choice
 
     n = ticket_of(person)
     ticket = host(inbox_app).tickets.get(n)
     assert ticket.status == "waiting" and ticket.locale == "en" and len(ticket.alias.split()) == 2
     texts = [e.text for e in host(inbox_app).tickets.thread(ticket) if e.kind == "in"]
-    assert texts == ["I relapsed last night and feel awful", "2"]
+    assert texts == ["I used again last night and feel awful", "2"]
     raw = b"".join(redis_client.lrange(inbox_messages_key(n), 0, -1))
-    assert b"relapsed" not in raw and NUMBER[2:].encode() not in raw  # encrypted at rest
+    assert b"used again" not in raw and NUMBER[2:].encode() not in raw  # encrypted at rest
     assert redis_client.ttl(inbox_messages_key(n)) <= 7 * 86400
 
 
